@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Builds Berth's guest image offline from Debian packages:
+#   vmlinuz (direct kernel boot), initrd (tiny, busybox), base.qcow2 (ext4 root), manifest.json
+# Usage: build/guest/build-image.sh x86_64|aarch64 [--cache DIR] [--print-dir]
+# The output lands in $CACHE/<arch>-<recipe hash>/ and is reused while the recipe (this script,
+# packages.txt and resources/guest/) is unchanged, so a second run is instant.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+arch=${1:-}
+shift || true
+cache=${BERTH_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth/images}
+print_dir=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cache) cache=$2; shift 2 ;;
+    --print-dir) print_dir=1; shift ;;
+    *) echo "build-image: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+case "$arch" in
+  x86_64) debarch=amd64; foreign=aarch64; kpkg=linux-image-amd64 ;;
+  aarch64) debarch=arm64; foreign=x86_64; kpkg=linux-image-arm64 ;;
+  *) echo "usage: build-image.sh x86_64|aarch64 [--cache DIR] [--print-dir]" >&2; exit 2 ;;
+esac
+suite=${BERTH_DEBIAN_SUITE:-bookworm}
+mirror=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+recipe_hash() {
+  {
+    echo "arch=$arch suite=$suite"
+    sha256sum "$here/build-image.sh" "$here/packages.txt" | awk '{print $1}'
+    (cd "$repo/resources/guest" && find . -type f | LC_ALL=C sort | while read -r f; do
+      printf '%s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum < "$f" | awk '{print $1}')"
+    done)
+  } | sha256sum | cut -c1-16
+}
+hash=$(recipe_hash)
+out="$cache/$arch-$hash"
+if [ -f "$out/manifest.json" ]; then
+  [ $print_dir = 1 ] && echo "$out" || echo "build-image: cached $out"
+  exit 0
+fi
+
+step() { echo "build-image [$1/7] $2 ($(( $(date +%s) - t0 ))s)" >&2; }
+t0=$(date +%s)
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/.build-$arch.XXXXXX")
+root="$work/root"
+binfmt_undo=()
+cleanup() {
+  for c in "${binfmt_undo[@]}"; do eval "$c" || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+host_arch=$(uname -m)
+if [ "$host_arch" != "$arch" ]; then
+  # A foreign root needs the host's binfmt_misc + qemu-user-static for its maintainer scripts.
+  bm=/proc/sys/fs/binfmt_misc
+  if [ ! -e "$bm/register" ]; then
+    mount -t binfmt_misc binfmt_misc "$bm"
+    binfmt_undo+=("umount $bm")
+  fi
+  if [ ! -e "$bm/qemu-$arch" ]; then
+    conf=/usr/lib/binfmt.d/qemu-$arch.conf
+    [ -f "$conf" ] || { echo "build-image: $conf missing: apt-get install qemu-user-static" >&2; exit 1; }
+    grep '^:' "$conf" > "$bm/register"
+    binfmt_undo=("echo -1 > $bm/qemu-$arch" "${binfmt_undo[@]}")
+  fi
+fi
+
+pkgs=$(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$' | tr '\n' ',')"$kpkg"
+step 1 "bootstrapping Debian $suite/$debarch with $(echo "$pkgs" | tr ',' '\n' | wc -l) packages"
+# Trim at unpack time: no docs/man/locales, and of qemu-user-static only the one foreign emulator.
+mmdebstrap --variant=minbase --arch="$debarch" --include="$pkgs" \
+  --dpkgopt='path-exclude=/usr/share/man/*' \
+  --dpkgopt='path-exclude=/usr/share/doc/*' \
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --dpkgopt='path-exclude=/usr/share/info/*' \
+  --dpkgopt='path-exclude=/usr/bin/qemu-*-static' \
+  --dpkgopt="path-include=/usr/bin/qemu-$foreign-static" \
+  --dpkgopt='path-exclude=/usr/lib/binfmt.d/qemu-*' \
+  --dpkgopt="path-include=/usr/lib/binfmt.d/qemu-$foreign.conf" \
+  --dpkgopt='path-exclude=/usr/libexec/qemu-binfmt/*' \
+  --dpkgopt="path-include=/usr/libexec/qemu-binfmt/$foreign-binfmt-P" \
+  --aptopt='Acquire::Retries "3"' \
+  --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+  "$suite" "$root" "deb $mirror $suite main" 2> >(grep -vE '^I: (running|installing|extracting)' >&2)
+
+step 2 "configuring the guest"
+kver=$(ls "$root/lib/modules" | sort -V | tail -n1)
+cp -a "$repo/resources/guest/rootfs/." "$root/"
+mkdir -p "$root/usr/share/berth/binfmt"
+if [ -f "$root/usr/lib/binfmt.d/qemu-$foreign.conf" ]; then
+  # Emulation is opt-in: systemd-binfmt must not register it at boot; berth-emulation does.
+  mv "$root/usr/lib/binfmt.d/qemu-$foreign.conf" "$root/usr/share/berth/binfmt/"
+fi
+systemctl --root="$root" enable berth-boot.service docker.service ssh.service >/dev/null 2>&1
+systemctl --root="$root" mask \
+  apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
+  e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer \
+  getty@tty1.service systemd-binfmt.service ssh-keygen.service \
+  systemd-networkd-wait-online.service systemd-timesyncd.service \
+  systemd-journal-flush.service sys-kernel-debug.mount sys-kernel-tracing.mount \
+  >/dev/null 2>&1
+systemctl --root="$root" set-default multi-user.target >/dev/null 2>&1
+rm -f "$root"/etc/ssh/ssh_host_*
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+echo "/dev/vda / ext4 defaults,discard,errors=remount-ro 0 1" > "$root/etc/fstab"
+echo berth > "$root/etc/hostname"
+mkdir -p "$root/etc/systemd/journald.conf.d"
+printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' > "$root/etc/systemd/journald.conf.d/berth.conf"
+echo "$hash" > "$root/etc/berth-image"
+
+step 3 "trimming"
+rm -rf "$root"/usr/share/doc/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old \
+  "$root"/boot/initrd.img* "$root"/lib/firmware
+mdir="$root/lib/modules/$kver/kernel"
+rm -rf "$mdir"/drivers/{gpu,media,infiniband,staging,usb,bluetooth,sound,hid,iio,isdn,mmc,mtd} \
+  "$mdir"/drivers/net/{wireless,ethernet,can,usb,wwan,ieee802154} "$mdir"/sound \
+  "$mdir"/net/{bluetooth,wireless,mac80211} 2>/dev/null || true
+depmod -b "$root" "$kver"
+
+step 4 "building the initrd"
+ird="$work/initrd"
+mkdir -p "$ird"/{bin,dev,proc,sys,newroot,lib/modules}
+cp "$root/bin/busybox" "$ird/bin/busybox"
+cp "$repo/resources/guest/initrd/init" "$ird/init"
+chmod 755 "$ird/init"
+# Resolve the modules the root disk needs, in dependency order, from the kernel's own modules.dep.
+declare -A seen=()
+order=()
+add_mod() {
+  local rel=$1 dep
+  [ -n "${seen[$rel]:-}" ] && return
+  seen[$rel]=1
+  for dep in $(awk -F': ' -v m="$rel" '$1==m {print $2}' "$root/lib/modules/$kver/modules.dep"); do add_mod "$dep"; done
+  order+=("$rel")
+}
+for m in virtio_pci virtio_mmio virtio_blk ext4 crc32c_generic; do
+  rel=$(awk -F: -v m="/$m.ko" 'index($1, m) && substr($1, length($1)-length(m)+1)==m {print $1; exit}' \
+    "$root/lib/modules/$kver/modules.dep")
+  [ -n "$rel" ] && add_mod "$rel"
+done
+for rel in "${order[@]}"; do
+  mkdir -p "$ird/lib/modules/$(dirname "$rel")"
+  cp "$root/lib/modules/$kver/$rel" "$ird/lib/modules/$rel"
+  echo "$rel" >> "$ird/modules.order"
+done
+touch "$ird/modules.order"
+
+stage="$work/out"
+mkdir -p "$stage"
+(cd "$ird" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9) > "$stage/initrd"
+cp "$root/boot/vmlinuz-$kver" "$stage/vmlinuz"
+rm -f "$root"/boot/vmlinuz* "$root"/boot/System.map* "$root"/boot/config*
+
+step 5 "making the ext4 root disk"
+size_mb=$(( $(du -sm "$root" | cut -f1) * 2 + 512 ))
+mke2fs -q -t ext4 -L berth-root -d "$root" "$work/base.raw" "${size_mb}M"
+step 6 "converting to qcow2"
+qemu-img convert -O qcow2 "$work/base.raw" "$stage/base.qcow2"
+rm -f "$work/base.raw"
+
+step 7 "writing the manifest"
+secs=$(( $(date +%s) - t0 ))
+file_json() {
+  printf '{"name":"%s","size":%s,"sha256":"%s"}' "$1" "$(stat -c %s "$stage/$1")" \
+    "$(sha256sum "$stage/$1" | awk '{print $1}')"
+}
+cat > "$stage/manifest.json" <<EOF
+{
+  "schema": 1,
+  "arch": "$arch",
+  "recipeHash": "$hash",
+  "debian": "$suite",
+  "kernelVersion": "$kver",
+  "rootSizeMB": $(du -sm "$root" | cut -f1),
+  "buildSeconds": $secs,
+  "createdAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "kernel": $(file_json vmlinuz),
+  "initrd": $(file_json initrd),
+  "disk": $(file_json base.qcow2)
+}
+EOF
+rm -rf "$out"
+mv "$stage" "$out"
+echo "build-image: built $out in ${secs}s (root $(du -sm "$root" | cut -f1) MB, disk $(du -m "$out/base.qcow2" | cut -f1) MB)" >&2
+[ $print_dir = 1 ] && echo "$out"
+exit 0

@@ -1,0 +1,129 @@
+// The one typed contract (DESIGN §3): every request (name → params, result) and every event
+// (name → payload). Served over Electron IPC, the control socket (JSON-RPC lines) and, in browser
+// tests, a bridge. Nothing else may declare a channel name.
+import type { Settings } from './settings.js';
+import type {
+  BerthError,
+  EmulationStatus,
+  LogLine,
+  MountInfo,
+  PortForward,
+  Progress,
+  Status,
+} from './status.js';
+
+export interface Requests {
+  'vm.start': { params: { arch?: 'x86_64' | 'aarch64'; cpus?: number; memoryGiB?: number }; result: Status };
+  'vm.stop': { params: { force?: boolean }; result: Status };
+  'vm.restart': { params: Record<string, never>; result: Status };
+  'vm.status': { params: Record<string, never>; result: Status };
+  'emulation.set': { params: { enabled: boolean }; result: EmulationStatus };
+  'emulation.status': { params: Record<string, never>; result: EmulationStatus };
+  'ports.list': { params: Record<string, never>; result: PortForward[] };
+  'mounts.list': { params: Record<string, never>; result: MountInfo[] };
+  'settings.get': { params: Record<string, never>; result: Settings };
+  'settings.set': { params: { patch: Partial<Settings> }; result: { settings: Settings; restartNeeded: boolean } };
+  'logs.tail': { params: { source: LogLine['source']; lines?: number }; result: { lines: string[]; path: string } };
+  /** Opens an interactive shell in the VM (a pty on the host running ssh); output arrives as `console` events. */
+  'console.open': { params: { cols: number; rows: number }; result: { id: string } };
+  'console.write': { params: { id: string; data: string }; result: null };
+  'console.resize': { params: { id: string; cols: number; rows: number }; result: null };
+  'console.close': { params: { id: string }; result: null };
+}
+
+export type ConsoleEvent = { id: string; data: string } | { id: string; exit: number };
+
+export interface Events {
+  status: Status;
+  progress: Progress;
+  ports: PortForward[];
+  mounts: MountInfo[];
+  log: LogLine;
+  console: ConsoleEvent;
+}
+
+export type Method = keyof Requests;
+export type EventName = keyof Events;
+export type Params<M extends Method> = Requests[M]['params'];
+export type Result<M extends Method> = Requests[M]['result'];
+
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: BerthError };
+
+/** The API the renderer sees as `window.berth` (preload, browser bridge) — built from the maps above. */
+export interface BerthApi {
+  invoke<M extends Method>(method: M, params: Params<M>): Promise<Envelope<Result<M>>>;
+  on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void;
+}
+
+// ---- validation of inputs where they arrive (IPC, control socket, bridge) ----
+
+type Check = (v: unknown, path: string) => string | null;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const int = (min: number, max: number): Check => (v, p) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? null : `${p} must be an integer from ${min} to ${max}`;
+const num = (min: number, max: number): Check => (v, p) =>
+  typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max ? null : `${p} must be a number from ${min} to ${max}`;
+const bool: Check = (v, p) => (typeof v === 'boolean' ? null : `${p} must be true or false`);
+const str = (max: number): Check => (v, p) =>
+  typeof v === 'string' && v.length <= max ? null : `${p} must be a string of at most ${max} characters`;
+const oneOf = (...xs: string[]): Check => (v, p) => (typeof v === 'string' && xs.includes(v) ? null : `${p} must be one of ${xs.join(', ')}`);
+const anyObject: Check = (v, p) => (isObj(v) ? null : `${p} must be an object`);
+
+interface Shape {
+  required: Record<string, Check>;
+  optional: Record<string, Check>;
+}
+const shape = (required: Record<string, Check> = {}, optional: Record<string, Check> = {}): Shape => ({ required, optional });
+
+export const PARAM_SHAPES: { [M in Method]: Shape } = {
+  'vm.start': shape({}, { arch: oneOf('x86_64', 'aarch64'), cpus: int(1, 64), memoryGiB: num(1, 256) }),
+  'vm.stop': shape({}, { force: bool }),
+  'vm.restart': shape(),
+  'vm.status': shape(),
+  'emulation.set': shape({ enabled: bool }),
+  'emulation.status': shape(),
+  'ports.list': shape(),
+  'mounts.list': shape(),
+  'settings.get': shape(),
+  'settings.set': shape({ patch: anyObject }),
+  'logs.tail': shape({ source: oneOf('events', 'serial', 'agent', 'supervisor') }, { lines: int(1, 10000) }),
+  'console.open': shape({ cols: int(1, 1000), rows: int(1, 1000) }),
+  'console.write': shape({ id: str(64), data: str(65536) }),
+  'console.resize': shape({ id: str(64), cols: int(1, 1000), rows: int(1, 1000) }),
+  'console.close': shape({ id: str(64) }),
+};
+
+export const METHODS = Object.keys(PARAM_SHAPES) as Method[];
+export const EVENT_NAMES: EventName[] = ['status', 'progress', 'ports', 'mounts', 'log', 'console'];
+
+export function isMethod(m: unknown): m is Method {
+  return typeof m === 'string' && Object.prototype.hasOwnProperty.call(PARAM_SHAPES, m);
+}
+
+/** Returns null when `params` fit `method`, else a BerthError naming the bad field. */
+export function validateRequest(method: unknown, params: unknown): BerthError | null {
+  if (!isMethod(method)) {
+    return {
+      code: 'E_UNKNOWN_METHOD',
+      message: `unknown method ${JSON.stringify(String(method).slice(0, 64))}`,
+      hint: `known methods: ${METHODS.join(', ')}`,
+    };
+  }
+  const p = params === undefined || params === null ? {} : params;
+  if (!isObj(p)) return { code: 'E_INVALID_PARAMS', message: `${method}: params must be an object` };
+  const s = PARAM_SHAPES[method];
+  for (const [k, check] of Object.entries(s.required)) {
+    if (!(k in p)) return { code: 'E_INVALID_PARAMS', message: `${method}: missing ${k}` };
+    const e = check(p[k], k);
+    if (e) return { code: 'E_INVALID_PARAMS', message: `${method}: ${e}` };
+  }
+  for (const k of Object.keys(p)) {
+    if (k in s.required) continue;
+    const check = s.optional[k];
+    if (!check) return { code: 'E_INVALID_PARAMS', message: `${method}: unknown parameter ${JSON.stringify(k.slice(0, 64))}` };
+    const e = check(p[k], k);
+    if (e) return { code: 'E_INVALID_PARAMS', message: `${method}: ${e}` };
+  }
+  return null;
+}

@@ -1,0 +1,32 @@
+// On-disk names inside an instance directory (DESIGN §4). Pure strings: joining is the engine's job.
+
+export const DEFAULT_INSTANCE = 'default';
+export const CACHE_DIR = '_cache';
+
+export const FILES = {
+  settings: 'berth.yaml',
+  disk: 'disk.qcow2',
+  seed: 'seed.env',
+  qemuPid: 'qemu.pid',
+  qemuLog: 'qemu.log',
+  qemuArgs: 'qemu.args.json',
+  qmp: 'qmp.sock',
+  serialSock: 'serial.sock',
+  serialLog: 'serial.log',
+  control: 'control.sock',
+  docker: 'docker.sock',
+  sshDir: 'ssh',
+  sshKey: 'ssh/id_ed25519',
+  sshHostKey: 'ssh/host_ed25519',
+  sshKnownHosts: 'ssh/known_hosts',
+  sshConfig: 'ssh/config',
+  sshPort: 'ssh.port',
+  events: 'events.jsonl',
+  agentLog: 'agent.log',
+  supervisorLog: 'supervisor.log',
+  supervisorPid: 'supervisor.pid',
+  state: 'state.json',
+} as const;
+
+/** macOS limits sun_path to 104 bytes including the NUL. */
+export const MAX_SOCKET_PATH = 103;

@@ -1,0 +1,157 @@
+// Pure types and constants describing an instance's state. Imports nothing (DESIGN §2).
+
+export const VM_STATES = ['stopped', 'starting', 'running', 'stopping', 'error', 'degraded'] as const;
+export type VmState = (typeof VM_STATES)[number];
+
+export const ARCHES = ['x86_64', 'aarch64'] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export type Accel = 'hvf' | 'kvm' | 'tcg';
+
+/** The readiness ladder of DESIGN §5, in order. Each step is one `progress`/`status` event. */
+export const STEPS = [
+  { name: 'image', label: 'Guest image ready', hint: 'Rebuild the image with `npm run image` or check the image cache.' },
+  { name: 'disk', label: 'Disk ready', hint: 'Check free space and the disk files in the instance directory.' },
+  { name: 'qemu', label: 'QEMU started', hint: 'See qemu.log in the instance directory for QEMU’s own error.' },
+  { name: 'kernel', label: 'Kernel booted', hint: 'See serial.log in the instance directory for the boot console.' },
+  { name: 'ssh', label: 'SSH up', hint: 'See serial.log (sshd and berth-boot lines) and agent.log.' },
+  { name: 'boot-marker', label: 'Guest configured', hint: 'See serial.log for berth-boot errors.' },
+  { name: 'docker', label: 'Docker answers', hint: 'Run `berth shell -- journalctl -u docker` to see dockerd’s log.' },
+  { name: 'socket', label: 'Docker socket forwarded', hint: 'See agent.log; another process may hold docker.sock.' },
+  { name: 'apply', label: 'Ports, mounts and emulation applied', hint: 'See agent.log.' },
+] as const;
+export type StepName = (typeof STEPS)[number]['name'];
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface StepRecord {
+  name: StepName;
+  label: string;
+  state: StepState;
+  /** ms since the start began */
+  startedAtMs?: number;
+  durationMs?: number;
+  detail?: string;
+}
+
+export const ERROR_CODES = [
+  'E_CONFIG',
+  'E_USAGE',
+  'E_INVALID_PARAMS',
+  'E_UNKNOWN_METHOD',
+  'E_IMAGE',
+  'E_DISK',
+  'E_QEMU',
+  'E_QEMU_EXITED',
+  'E_BOOT_TIMEOUT',
+  'E_SSH',
+  'E_DOCKER',
+  'E_SOCKET',
+  'E_BUSY',
+  'E_NOT_RUNNING',
+  'E_ALREADY_RUNNING',
+  'E_PATH_TOO_LONG',
+  'E_LOCKED',
+  'E_AGENT',
+  'E_EMULATION',
+  'E_PORT',
+  'E_MOUNT',
+  'E_TIMEOUT',
+  'E_INTERNAL',
+  'E_DISCONNECTED',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface BerthError {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+}
+
+export interface VmError extends BerthError {
+  step?: StepName;
+  serialLog?: string;
+  at: string;
+}
+
+export interface PortForward {
+  protocol: 'tcp';
+  guestPort: number;
+  hostPort: number;
+  /** the guest address the listener is bound to, e.g. 0.0.0.0, ::, 127.0.0.1 */
+  guestAddress: string;
+  source: 'docker' | 'guest';
+  state: 'forwarding' | 'failed';
+  reason?: string;
+  container?: string;
+}
+
+export interface MountInfo {
+  location: string;
+  guestPath: string;
+  writable: boolean;
+  state: 'mounted' | 'failed' | 'pending';
+  reason?: string;
+}
+
+export interface SelfTest {
+  ok: boolean;
+  output: string;
+  interpreter: string;
+  at: string;
+}
+
+export interface EmulationStatus {
+  /** what the user asked for (berth.yaml) */
+  enabled: boolean;
+  state: 'enabled' | 'disabled' | 'failed' | 'unknown';
+  foreignArch: Arch;
+  selfTest?: SelfTest;
+  reason?: string;
+}
+
+export interface Status {
+  instance: string;
+  state: VmState;
+  arch: Arch;
+  accel?: Accel;
+  /** e.g. "KVM unusable here (no serial output in 4 s); using TCG" */
+  accelNote?: string;
+  cpus: number;
+  memoryGiB: number;
+  diskGiB: number;
+  dockerSocket: string;
+  dockerHost: string;
+  steps: StepRecord[];
+  error?: VmError;
+  pids: { supervisor?: number; qemu?: number; agent?: number };
+  ports: PortForward[];
+  mounts: MountInfo[];
+  emulation: EmulationStatus;
+  /** settings changed that take effect only after a restart */
+  restartNeeded: boolean;
+  startedAt?: string;
+  /** ms from start request to Docker answering */
+  readyMs?: number;
+  diskUsage?: { fileBytes: number; virtualBytes: number };
+  serialLog: string;
+}
+
+export interface Progress {
+  task: 'image' | 'boot' | 'download' | 'stop';
+  label: string;
+  step?: StepName;
+  done?: number;
+  total?: number;
+  fraction?: number;
+  rateBps?: number;
+  etaS?: number;
+}
+
+export interface LogLine {
+  source: 'events' | 'serial' | 'agent' | 'supervisor';
+  line: string;
+}
+
+export function foreignArchOf(arch: Arch): Arch {
+  return arch === 'x86_64' ? 'aarch64' : 'x86_64';
+}
