@@ -50,8 +50,11 @@ work=$(mktemp -d "$cache/.build-$arch.XXXXXX")
 root="$work/root"
 binfmt_undo=()
 cleanup() {
+  # An interrupted mmdebstrap can leave /proc, /sys or /dev mounted in the chroot: unmount them
+  # first and never let rm cross into another filesystem.
+  awk -v w="$work/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
   for c in "${binfmt_undo[@]}"; do eval "$c" || true; done
-  rm -rf "$work"
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 
@@ -115,6 +118,20 @@ echo berth > "$root/etc/hostname"
 mkdir -p "$root/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' > "$root/etc/systemd/journald.conf.d/berth.conf"
 echo "$hash" > "$root/etc/berth-image"
+
+# A foreign-architecture static busybox: the emulation self-test runs it right after the toggle,
+# and tests build their foreign-arch image from it (fetched from the same mirror, no host changes).
+case "$foreign" in aarch64) fdeb=arm64 ;; x86_64) fdeb=amd64 ;; esac
+fa="$work/foreign-apt"
+mkdir -p "$fa/lists/partial" "$fa/cache/archives/partial" "$fa/deb"
+echo "deb [arch=$fdeb] $mirror $suite main" > "$fa/sources.list"
+aptf=(-o "Dir::Etc::SourceList=$fa/sources.list" -o Dir::Etc::SourceParts=- -o "Dir::State::Lists=$fa/lists"
+  -o "Dir::Cache=$fa/cache" -o "APT::Architecture=$fdeb" -o "APT::Architectures::=$fdeb" -o Debug::NoLocking=1 -q)
+apt-get "${aptf[@]}" update >/dev/null
+(cd "$fa/deb" && apt-get "${aptf[@]}" download "busybox-static:$fdeb" >/dev/null)
+dpkg-deb -x "$fa"/deb/busybox-static_*.deb "$fa/x"
+mkdir -p "$root/usr/share/berth/selftest"
+cp "$fa/x/bin/busybox" "$root/usr/share/berth/selftest/busybox-$foreign"
 
 step 3 "trimming"
 rm -rf "$root"/usr/share/doc/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old \
