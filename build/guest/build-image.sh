@@ -74,24 +74,52 @@ if [ "$host_arch" != "$arch" ]; then
   fi
 fi
 
-pkgs=$(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$' | tr '\n' ',')"$kpkg"
-step 1 "bootstrapping Debian $suite/$debarch with $(echo "$pkgs" | tr ',' '\n' | wc -l) packages"
-# Trim at unpack time: no docs/man/locales, and of qemu-user-static only the one foreign emulator.
-mmdebstrap --variant=minbase --arch="$debarch" --include="$pkgs" \
-  --dpkgopt='path-exclude=/usr/share/man/*' \
-  --dpkgopt='path-exclude=/usr/share/doc/*' \
-  --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-  --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --dpkgopt='path-exclude=/usr/share/info/*' \
-  --dpkgopt='path-exclude=/usr/bin/qemu-*-static' \
-  --dpkgopt="path-include=/usr/bin/qemu-$foreign-static" \
-  --dpkgopt='path-exclude=/usr/lib/binfmt.d/qemu-*' \
-  --dpkgopt="path-include=/usr/lib/binfmt.d/qemu-$foreign.conf" \
-  --dpkgopt='path-exclude=/usr/libexec/qemu-binfmt/*' \
-  --dpkgopt="path-include=/usr/libexec/qemu-binfmt/$foreign-binfmt-P" \
-  --aptopt='Acquire::Retries "3"' \
-  --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-  "$suite" "$root" "deb $mirror $suite main" 2> >(grep -vE '^I: (running|installing|extracting)' >&2)
+# Stage 1, the slow part (minutes under qemu-user for a foreign arch), is cached on its own, keyed
+# by the package list and this stage's version, so editing the guest's boot files rebuilds in seconds.
+BOOTSTRAP_VERSION=1
+bhash=$( { echo "v$BOOTSTRAP_VERSION $arch $suite $mirror"; grep -v '^\s*#' "$here/packages.txt"; } | sha256sum | cut -c1-16)
+btar="$cache/bootstrap-$arch-$bhash.tar.zst"
+bootstrap() {
+  pkgs=$(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$' | tr '\n' ',')"$kpkg"
+  step 1 "bootstrapping Debian $suite/$debarch with $(echo "$pkgs" | tr ',' '\n' | wc -l) packages"
+  # Trim at unpack time: no docs/man/locales, and of qemu-user-static only the one foreign emulator.
+  mmdebstrap --variant=minbase --arch="$debarch" --include="$pkgs" \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/info/*' \
+    --dpkgopt='path-exclude=/usr/bin/qemu-*-static' \
+    --dpkgopt="path-include=/usr/bin/qemu-$foreign-static" \
+    --dpkgopt='path-exclude=/usr/lib/binfmt.d/qemu-*' \
+    --dpkgopt="path-include=/usr/lib/binfmt.d/qemu-$foreign.conf" \
+    --dpkgopt='path-exclude=/usr/libexec/qemu-binfmt/*' \
+    --dpkgopt="path-include=/usr/libexec/qemu-binfmt/$foreign-binfmt-P" \
+    --aptopt='Acquire::Retries "3"' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+    "$suite" "$root" "deb $mirror $suite main" 2> >(grep -vE '^I: (running|installing|extracting)' >&2)
+  # A foreign-architecture static busybox: the emulation self-test runs it right after the toggle,
+  # and tests build their foreign-arch image from it (fetched from the same mirror, no host changes).
+  case "$foreign" in aarch64) fdeb=arm64 ;; x86_64) fdeb=amd64 ;; esac
+  fa="$work/foreign-apt"
+  mkdir -p "$fa/lists/partial" "$fa/cache/archives/partial" "$fa/deb"
+  echo "deb [arch=$fdeb] $mirror $suite main" > "$fa/sources.list"
+  aptf=(-o "Dir::Etc::SourceList=$fa/sources.list" -o Dir::Etc::SourceParts=- -o "Dir::State::Lists=$fa/lists"
+    -o "Dir::Cache=$fa/cache" -o "APT::Architecture=$fdeb" -o "APT::Architectures::=$fdeb" -o Debug::NoLocking=1 -q)
+  apt-get "${aptf[@]}" update >/dev/null
+  (cd "$fa/deb" && apt-get "${aptf[@]}" download "busybox-static:$fdeb" >/dev/null)
+  dpkg-deb -x "$fa"/deb/busybox-static_*.deb "$fa/x"
+  mkdir -p "$root/usr/share/berth/selftest"
+  cp "$fa/x/bin/busybox" "$root/usr/share/berth/selftest/busybox-$foreign"
+}
+mkdir -p "$root"
+if [ -f "$btar" ]; then
+  step 1 "reusing the bootstrapped root $(basename "$btar")"
+  zstd -dc -q "$btar" | tar --numeric-owner --xattrs -x -C "$root"
+else
+  bootstrap
+  tar --numeric-owner --xattrs -C "$root" -c . | zstd -q -T0 -3 > "$btar.tmp" && mv "$btar.tmp" "$btar"
+fi
 
 step 2 "configuring the guest"
 kver=$(ls "$root/lib/modules" | sort -V | tail -n1)
@@ -118,20 +146,6 @@ echo berth > "$root/etc/hostname"
 mkdir -p "$root/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' > "$root/etc/systemd/journald.conf.d/berth.conf"
 echo "$hash" > "$root/etc/berth-image"
-
-# A foreign-architecture static busybox: the emulation self-test runs it right after the toggle,
-# and tests build their foreign-arch image from it (fetched from the same mirror, no host changes).
-case "$foreign" in aarch64) fdeb=arm64 ;; x86_64) fdeb=amd64 ;; esac
-fa="$work/foreign-apt"
-mkdir -p "$fa/lists/partial" "$fa/cache/archives/partial" "$fa/deb"
-echo "deb [arch=$fdeb] $mirror $suite main" > "$fa/sources.list"
-aptf=(-o "Dir::Etc::SourceList=$fa/sources.list" -o Dir::Etc::SourceParts=- -o "Dir::State::Lists=$fa/lists"
-  -o "Dir::Cache=$fa/cache" -o "APT::Architecture=$fdeb" -o "APT::Architectures::=$fdeb" -o Debug::NoLocking=1 -q)
-apt-get "${aptf[@]}" update >/dev/null
-(cd "$fa/deb" && apt-get "${aptf[@]}" download "busybox-static:$fdeb" >/dev/null)
-dpkg-deb -x "$fa"/deb/busybox-static_*.deb "$fa/x"
-mkdir -p "$root/usr/share/berth/selftest"
-cp "$fa/x/bin/busybox" "$root/usr/share/berth/selftest/busybox-$foreign"
 
 step 3 "trimming"
 rm -rf "$root"/usr/share/doc/* "$root"/var/log/*.log "$root"/var/cache/debconf/*-old \

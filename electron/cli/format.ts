@@ -1,0 +1,30 @@
+// Human-readable renderings of the status for the terminal.
+import type { PortForward, Status } from '../shared/status.js';
+
+export function formatPorts(ports: PortForward[]): string {
+  if (!ports.length) return 'no forwarded ports';
+  const rows = ports.map((p) => `${`127.0.0.1:${p.hostPort}`.padEnd(22)}→ ${`${p.guestAddress}:${p.guestPort}`.padEnd(22)}${p.state}${p.reason ? ` (${p.reason})` : ''}${p.container ? `  ${p.container}` : ''}`);
+  return ['HOST'.padEnd(22) + '  GUEST'.padEnd(24) + 'STATE', ...rows].join('\n');
+}
+
+export function formatStatus(s: Status): string {
+  const lines = [
+    `instance:   ${s.instance}`,
+    `state:      ${s.state}${s.restartNeeded ? ' (restart needed to apply settings)' : ''}`,
+    `arch:       ${s.arch}, ${s.cpus} CPUs, ${s.memoryGiB} GiB memory, ${s.diskGiB} GiB disk`,
+    `accel:      ${s.accel ? s.accel.toUpperCase() : '-'}${s.accelNote ? ` (${s.accelNote})` : ''}`,
+    `docker:     ${s.state === 'running' || s.state === 'degraded' ? `DOCKER_HOST=${s.dockerHost}` : '-'}`,
+    `emulation:  ${s.emulation.foreignArch} ${s.emulation.state}${s.emulation.selfTest ? ` (self-test ${s.emulation.selfTest.ok ? 'passed' : 'failed'})` : ''}`,
+    `ports:      ${s.ports.length ? s.ports.map((p) => `${p.hostPort}${p.state === 'failed' ? '!' : ''}`).join(', ') : '-'}`,
+    `mounts:     ${s.mounts.length ? s.mounts.map((m) => `${m.guestPath}${m.writable ? '' : ' (ro)'}`).join(', ') : '-'}`,
+  ];
+  if (s.readyMs !== undefined) lines.push(`ready in:   ${(s.readyMs / 1000).toFixed(1)} s`);
+  if (s.pids.qemu) lines.push(`pids:       qemu ${s.pids.qemu}${s.pids.agent ? `, agent ${s.pids.agent}` : ''}${s.pids.supervisor ? `, supervisor ${s.pids.supervisor}` : ''}`);
+  if (s.error) {
+    lines.push(`error:      ${s.error.code}: ${s.error.message}`);
+    if (s.error.step) lines.push(`  step:     ${s.error.step}`);
+    if (s.error.hint) lines.push(`  hint:     ${s.error.hint}`);
+  }
+  lines.push(`serial log: ${s.serialLog}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,340 @@
+// The `berth` command (DESIGN §6). Exit codes: 0 ok, 1 failure (message on stderr), 2 usage error.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Envelope } from '../shared/contract.js';
+import type { Status, StepRecord } from '../shared/status.js';
+import type { Backend } from '../engine/backend.js';
+import { BerthFailure } from '../engine/errors.js';
+import { tailFile } from '../engine/event-log.js';
+import { attachOrSpawn, hostSupervisor, offlineStatus, stopOrphan, tryAttach } from '../engine/host.js';
+import { instancePaths } from '../engine/instance.js';
+import type { InstancePaths } from '../engine/instance.js';
+import { formatPorts, formatStatus } from './format.js';
+
+const USAGE = `usage: berth <command> [options]
+
+commands:
+  start [--arch aarch64|x86_64] [--cpus N] [--memory GiB] [--foreground]
+                         boot the VM; prints DOCKER_HOST once Docker answers
+  stop [--force]         shut the VM down (ACPI powerdown, then signals)
+  restart                stop, then start
+  status [--json]        state, arch, accelerator, docker socket, ports, mounts, emulation
+  ports [--json]         forwarded ports
+  mounts [--json]        host folders shared with the VM
+  emulation on|off|status
+                         foreign-architecture emulation (qemu-user + binfmt_misc)
+  shell [-- CMD…]        a shell (or one command) in the VM
+  logs [--follow] [--source serial|events|agent|supervisor]
+  delete                 stop and delete the instance (its disk and Docker data)
+
+options for every command:
+  --instance NAME        the instance to use (default: default)`;
+
+class UsageError extends Error {}
+
+const out = (s: string) => process.stdout.write(s + '\n');
+const err = (s: string) => process.stderr.write(s + '\n');
+
+function unwrap<T>(r: Envelope<T>): T {
+  if (r.ok) return r.value;
+  throw new BerthFailure(r.error.code, r.error.message, r.error.hint);
+}
+
+function fail(s: Status): number {
+  const e = s.error;
+  err(`berth: ${e ? `${e.message}` : `state is ${s.state}`}`);
+  if (e?.step) err(`  failed step: ${e.step}`);
+  if (e?.hint) err(`  hint: ${e.hint}`);
+  return 1;
+}
+
+function printSteps(backend: Backend): () => void {
+  const seen = new Map<string, string>();
+  const t0 = Date.now();
+  const print = (steps: StepRecord[]) => {
+    steps.forEach((st, i) => {
+      const key = `${st.state}`;
+      if (seen.get(st.name) === key || st.state === 'pending') return;
+      seen.set(st.name, key);
+      if (st.state === 'running') return;
+      const ms = st.durationMs !== undefined ? ` (${(st.durationMs / 1000).toFixed(1)} s)` : '';
+      const mark = st.state === 'done' ? 'ok' : st.state === 'failed' ? 'FAILED' : st.state;
+      err(`[${i + 1}/${steps.length}] ${st.label}: ${mark}${ms}${st.detail && st.state !== 'done' ? ` — ${st.detail}` : ''}`);
+    });
+  };
+  const offStatus = backend.on('status', (s) => print(s.steps));
+  let lastImage = '';
+  const offProgress = backend.on('progress', (p) => {
+    if (p.task === 'image' && p.label !== lastImage) {
+      lastImage = p.label;
+      err(`      ${p.label} (${Math.round((Date.now() - t0) / 1000)} s)`);
+    }
+  });
+  return () => {
+    offStatus();
+    offProgress();
+  };
+}
+
+async function cmdStart(p: InstancePaths, args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { arch: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, foreground: { type: 'boolean' } },
+    strict: true,
+  });
+  const params: { arch?: 'x86_64' | 'aarch64'; cpus?: number; memoryGiB?: number } = {};
+  if (values.arch !== undefined) {
+    if (values.arch !== 'x86_64' && values.arch !== 'aarch64') throw new UsageError(`--arch must be aarch64 or x86_64, not ${JSON.stringify(values.arch)}`);
+    params.arch = values.arch;
+  }
+  if (values.cpus !== undefined) {
+    const n = Number(values.cpus);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--cpus must be a whole number ≥ 1, not ${JSON.stringify(values.cpus)}`);
+    params.cpus = n;
+  }
+  if (values.memory !== undefined) {
+    const n = Number(values.memory);
+    if (!Number.isFinite(n) || n < 1) throw new UsageError(`--memory must be a number of GiB ≥ 1, not ${JSON.stringify(values.memory)}`);
+    params.memoryGiB = n;
+  }
+  if (values.foreground) return startForeground(p, params);
+  const client = await attachOrSpawn(p);
+  await client.subscribe();
+  const before = unwrap(await client.invoke('vm.status', {}));
+  if (before.state === 'running' || before.state === 'degraded') {
+    err(`berth: already running (${before.arch}, ${before.accel ?? '?'})`);
+    out(`DOCKER_HOST=${before.dockerHost}`);
+    await client.close();
+    return 0;
+  }
+  const stopPrinting = printSteps(client);
+  const s = unwrap(await client.invoke('vm.start', params));
+  stopPrinting();
+  await client.close();
+  return reportStart(s);
+}
+
+function reportStart(s: Status): number {
+  if (s.state !== 'running' && s.state !== 'degraded') return fail(s);
+  err(`Docker is ready in ${((s.readyMs ?? 0) / 1000).toFixed(1)} s (${s.arch}, ${s.accel?.toUpperCase() ?? '?'}${s.accelNote ? `: ${s.accelNote}` : ''})`);
+  out(`DOCKER_HOST=${s.dockerHost}`);
+  return 0;
+}
+
+async function startForeground(p: InstancePaths, params: { arch?: 'x86_64' | 'aarch64'; cpus?: number; memoryGiB?: number }): Promise<number> {
+  const hosted = await hostSupervisor(p);
+  if (!hosted) {
+    err('berth: another Berth process already supervises this instance');
+    err('  hint: `berth status` shows it; `berth stop` stops it.');
+    return 1;
+  }
+  const stopPrinting = printSteps(hosted.supervisor);
+  const s = await hosted.supervisor.start(params);
+  stopPrinting();
+  const code = reportStart(s);
+  if (code !== 0) {
+    await hosted.close();
+    return code;
+  }
+  err('Running in the foreground; Ctrl-C stops the VM.');
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    hosted.supervisor.on('status', (st) => {
+      if (st.state === 'error' || st.state === 'stopped') done();
+    });
+  });
+  const final = hosted.supervisor.status();
+  if (final.state !== 'error') await hosted.supervisor.stop({});
+  await hosted.close();
+  if (final.state === 'error') return fail(final);
+  err('stopped');
+  return 0;
+}
+
+async function currentStatus(p: InstancePaths): Promise<Status> {
+  const c = await tryAttach(p);
+  if (!c) return offlineStatus(p);
+  try {
+    return unwrap(await c.invoke('vm.status', {}));
+  } finally {
+    await c.close();
+  }
+}
+
+async function cmdStop(p: InstancePaths, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { force: { type: 'boolean' } }, strict: true });
+  const c = await tryAttach(p);
+  if (!c) {
+    const how = await stopOrphan(p, values.force === true);
+    offlineStatus(p);
+    err(how === 'not running' ? 'berth: not running' : `stopped (${how})`);
+    return 0;
+  }
+  const t0 = Date.now();
+  const s = unwrap(await c.invoke('vm.stop', { force: values.force === true }));
+  await c.close();
+  if (s.state !== 'stopped') return fail(s);
+  err(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+async function cmdStatus(p: InstancePaths, args: string[], what: 'status' | 'ports' | 'mounts'): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } }, strict: true });
+  const s = await currentStatus(p);
+  if (what === 'status') out(values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
+  else if (what === 'ports') out(values.json ? JSON.stringify(s.ports, null, 2) : formatPorts(s.ports));
+  else
+    out(
+      values.json
+        ? JSON.stringify(s.mounts, null, 2)
+        : s.mounts.length
+          ? s.mounts.map((m) => `${m.location} → ${m.guestPath} (${m.writable ? 'rw' : 'ro'}) ${m.state}${m.reason ? `: ${m.reason}` : ''}`).join('\n')
+          : 'no mounts',
+    );
+  return 0;
+}
+
+async function cmdEmulation(p: InstancePaths, args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {}, strict: true });
+  const what = positionals[0] ?? 'status';
+  if (!['on', 'off', 'status'].includes(what) || positionals.length > 1) throw new UsageError('usage: berth emulation on|off|status');
+  const c = await tryAttach(p);
+  if (!c) {
+    if (what === 'status') {
+      const s = offlineStatus(p);
+      out(`emulation: ${s.emulation.enabled ? 'on' : 'off'} (VM not running)`);
+      return 0;
+    }
+    err('berth: the VM is not running; start it with `berth start`');
+    return 1;
+  }
+  try {
+    const e = unwrap(what === 'status' ? await c.invoke('emulation.status', {}) : await c.invoke('emulation.set', { enabled: what === 'on' }));
+    out(`emulation of ${e.foreignArch}: ${e.state}${e.reason ? ` (${e.reason})` : ''}`);
+    if (e.selfTest) out(`self-test: ${e.selfTest.ok ? 'passed' : 'FAILED'} — ran a ${e.foreignArch} binary: "${e.selfTest.output}" via ${e.selfTest.interpreter}`);
+    return e.state === 'failed' ? 1 : 0;
+  } finally {
+    await c.close();
+  }
+}
+
+async function cmdShell(p: InstancePaths, args: string[]): Promise<number> {
+  const s = await currentStatus(p);
+  if (s.state !== 'running' && s.state !== 'degraded') {
+    err(`berth: the VM is ${s.state}; start it with \`berth start\``);
+    return 1;
+  }
+  const cmd = args[0] === '--' ? args.slice(1) : args;
+  const tty = process.stdin.isTTY ? ['-t'] : ['-T'];
+  const child = spawn('ssh', ['-F', p.sshConfig, ...tty, 'berth', ...(cmd.length ? ['--', ...cmd] : [])], { stdio: 'inherit' });
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+}
+
+async function cmdLogs(p: InstancePaths, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { follow: { type: 'boolean', short: 'f' }, source: { type: 'string', default: 'serial' }, lines: { type: 'string', default: '100' } }, strict: true });
+  const files: Record<string, string> = { serial: p.serialLog, events: p.events, agent: p.agentLog, supervisor: p.supervisorLog };
+  const file = files[values.source ?? 'serial'];
+  if (!file) throw new UsageError('--source must be serial, events, agent or supervisor');
+  for (const l of tailFile(file, Number(values.lines) || 100)) out(l);
+  if (!values.follow) return 0;
+  let pos = fs.existsSync(file) ? fs.statSync(file).size : 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
+    if (size < pos) pos = 0;
+    if (size > pos) {
+      const fd = fs.openSync(file, 'r');
+      const buf = Buffer.alloc(size - pos);
+      fs.readSync(fd, buf, 0, buf.length, pos);
+      fs.closeSync(fd);
+      process.stdout.write(buf);
+      pos = size;
+    }
+  }
+}
+
+async function cmdDelete(p: InstancePaths, args: string[]): Promise<number> {
+  parseArgs({ args, options: {}, strict: true });
+  const c = await tryAttach(p);
+  if (c) {
+    unwrap(await c.invoke('vm.stop', {}));
+    await c.close();
+    await new Promise((r) => setTimeout(r, 3500));
+  } else await stopOrphan(p);
+  fs.rmSync(p.dir, { recursive: true, force: true });
+  err(`deleted instance ${p.name} (${p.dir})`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let instance = 'default';
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--instance') {
+      const v = argv[++i];
+      if (!v) return usage('--instance needs a name');
+      instance = v;
+    } else if (a.startsWith('--instance=')) instance = a.slice('--instance='.length);
+    else rest.push(a);
+  }
+  const [cmd, ...args] = rest;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    out(USAGE);
+    return cmd ? 0 : 2;
+  }
+  try {
+    const p = instancePaths(instance);
+    switch (cmd) {
+      case 'start':
+        return await cmdStart(p, args);
+      case 'stop':
+        return await cmdStop(p, args);
+      case 'restart': {
+        const code = await cmdStop(p, []);
+        if (code !== 0) return code;
+        await new Promise((r) => setTimeout(r, 3500)); // let a headless supervisor exit
+        return await cmdStart(p, args);
+      }
+      case 'status':
+        return await cmdStatus(p, args, 'status');
+      case 'ports':
+        return await cmdStatus(p, args, 'ports');
+      case 'mounts':
+        return await cmdStatus(p, args, 'mounts');
+      case 'emulation':
+        return await cmdEmulation(p, args);
+      case 'shell':
+        return await cmdShell(p, args);
+      case 'logs':
+        return await cmdLogs(p, args);
+      case 'delete':
+        return await cmdDelete(p, args);
+      default:
+        return usage(`unknown command ${JSON.stringify(cmd)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) return usage((e as Error).message);
+    if (e instanceof BerthFailure) {
+      if (e.code === 'E_USAGE') return usage(e.message);
+      err(`berth: ${e.message}`);
+      if (e.hint) err(`  hint: ${e.hint}`);
+      return 1;
+    }
+    err(`berth: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+function usage(msg: string): number {
+  err(`berth: ${msg}`);
+  err(USAGE);
+  return 2;
+}

@@ -1,0 +1,116 @@
+// The host agent: a separate Node process (child_process.fork, or utilityProcess.fork in Electron)
+// that owns the SSH connection to the guest, walks the guest half of the readiness ladder, serves
+// the Docker socket and runs commands for the supervisor. If it dies the supervisor restarts it;
+// the VM keeps running.
+import type net from 'node:net';
+import type { StepName } from '../../shared/status.js';
+import { dockerPing, serveDockerSocket } from './docker-socket.js';
+import type { AgentInit, FromAgent, ToAgent } from './protocol.js';
+import { SshLink } from './ssh-link.js';
+
+type Port = { send(m: FromAgent): void; onMessage(fn: (m: ToAgent) => void): void };
+
+function processPort(): Port {
+  // Electron's utilityProcess exposes process.parentPort; child_process.fork exposes process.send.
+  const pp = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(e: 'message', fn: (ev: { data: unknown }) => void): void } }).parentPort;
+  if (pp) return { send: (m) => pp.postMessage(m), onMessage: (fn) => pp.on('message', (ev) => fn(ev.data as ToAgent)) };
+  return {
+    send: (m) => process.send?.(m),
+    onMessage: (fn) => process.on('message', (m) => fn(m as ToAgent)),
+  };
+}
+
+const port = processPort();
+const log = (line: string) => port.send({ type: 'log', line });
+let link: SshLink | null = null;
+let dockerServer: net.Server | null = null;
+
+async function retryUntil(deadline: number, what: string, fn: () => Promise<boolean>): Promise<void> {
+  let last = '';
+  for (;;) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} timed out${last ? `: ${last}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function ladder(init: AgentInit): Promise<void> {
+  const deadline = Date.now() + init.deadlineMs;
+  const step = (name: StepName, state: 'running' | 'done' | 'failed', detail?: string) => port.send({ type: 'step', name, state, ...(detail ? { detail } : {}) });
+  let current: StepName = 'ssh';
+  try {
+    link = new SshLink(init.sshPort, init.clientKey, init.hostKeyPub);
+    link.on('down', (reason) => {
+      port.send({ type: 'ssh', up: false, reason });
+      void reconnect(init);
+    });
+    step('ssh', 'running');
+    await link.connectUntil(deadline);
+    step('ssh', 'done');
+
+    current = 'boot-marker';
+    step('boot-marker', 'running');
+    await retryUntil(deadline, 'waiting for this boot’s marker', async () => {
+      const r = await link!.exec('cat /run/berth/boot-id 2>/dev/null', { timeoutMs: 5000 });
+      return r.stdout.trim() === init.bootId;
+    });
+    step('boot-marker', 'done');
+
+    current = 'docker';
+    step('docker', 'running');
+    await retryUntil(deadline, 'waiting for dockerd to answer _ping', () => dockerPing(link!));
+    step('docker', 'done');
+
+    current = 'socket';
+    step('socket', 'running');
+    dockerServer = await serveDockerSocket(init.dockerSocket, link, log);
+    step('socket', 'done', init.dockerSocket);
+    port.send({ type: 'ready' });
+  } catch (e) {
+    step(current, 'failed', (e as Error).message);
+  }
+}
+
+let reconnecting = false;
+async function reconnect(init: AgentInit): Promise<void> {
+  if (reconnecting || !link) return;
+  reconnecting = true;
+  try {
+    await link.connectUntil(Date.now() + 24 * 3600_000, () => undefined);
+    port.send({ type: 'ssh', up: true });
+  } catch (e) {
+    log(`ssh reconnect failed: ${(e as Error).message}`);
+  } finally {
+    reconnecting = false;
+  }
+  void init;
+}
+
+port.onMessage((m) => {
+  switch (m.type) {
+    case 'init':
+      void ladder(m);
+      break;
+    case 'exec':
+      if (!link) {
+        port.send({ type: 'exec-result', id: m.id, code: null, stdout: '', stderr: '', error: 'agent not connected' });
+        break;
+      }
+      link.exec(m.cmd, { ...(m.stdin !== undefined ? { stdin: m.stdin } : {}), timeoutMs: m.timeoutMs }).then(
+        (r) => port.send({ type: 'exec-result', id: m.id, ...r }),
+        (e: Error) => port.send({ type: 'exec-result', id: m.id, code: null, stdout: '', stderr: '', error: e.message }),
+      );
+      break;
+    case 'shutdown':
+      dockerServer?.close();
+      link?.close();
+      setTimeout(() => process.exit(0), 50);
+      break;
+  }
+});
+
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,272 @@
+// berth.yaml: defaults, validation that names the bad key and its line, atomic writes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML, { LineCounter, isMap, isScalar, isSeq } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
+import { LIMITS } from '../shared/settings.js';
+import type { MountSetting, Settings } from '../shared/settings.js';
+import type { Arch } from '../shared/status.js';
+import { writeFileAtomic } from './atomic.js';
+import { BerthFailure } from './errors.js';
+
+export interface HostInfo {
+  platform: NodeJS.Platform;
+  arch: string;
+  cpus: number;
+  memoryBytes: number;
+  home: string;
+}
+
+export function currentHost(): HostInfo {
+  return { platform: process.platform, arch: process.arch, cpus: os.cpus().length, memoryBytes: os.totalmem(), home: os.homedir() };
+}
+
+export function hostGuestArch(host: HostInfo): Arch {
+  return host.arch === 'arm64' ? 'aarch64' : 'x86_64';
+}
+
+export function defaultSettings(host: HostInfo = currentHost()): Settings {
+  return {
+    arch: hostGuestArch(host),
+    cpus: Math.max(1, Math.min(4, host.cpus)),
+    memoryGiB: Math.max(1, Math.min(4, Math.floor(host.memoryBytes / 2 ** 30 / 2))),
+    diskGiB: 64,
+    mounts: [{ location: '~', writable: true }],
+    emulation: { enabled: false },
+    ports: { ignore: [], map: {} },
+    stopMode: 'shutdown',
+    keepRunningOnQuit: false,
+    docker: { context: true },
+  };
+}
+
+type Problem = { key: string; message: string; node?: YamlNode | null };
+
+const KNOWN: Record<string, 'number' | 'boolean' | 'string' | 'object' | 'array'> = {
+  version: 'number',
+  arch: 'string',
+  cpus: 'number',
+  memoryGiB: 'number',
+  diskGiB: 'number',
+  mounts: 'array',
+  emulation: 'object',
+  ports: 'object',
+  stopMode: 'string',
+  keepRunningOnQuit: 'boolean',
+  docker: 'object',
+};
+
+function typeOf(v: unknown): string {
+  if (Array.isArray(v)) return 'array';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+export function expandHome(p: string, home: string): string {
+  return p === '~' ? home : p.startsWith('~/') ? path.join(home, p.slice(2)) : p;
+}
+
+/** Guest folders a mount must not cover: the VM's own system. */
+export const RESERVED_GUEST_PATHS = ['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/proc', '/run', '/sbin', '/sys', '/usr', '/var'];
+
+/** Resolved mount list: absolute host path, guest path, writable. Throws on a bad list. */
+export function resolveMounts(mounts: MountSetting[], host: HostInfo, checkExists = true): Required<MountSetting>[] {
+  const out: Required<MountSetting>[] = [];
+  mounts.forEach((m, i) => {
+    const loc = expandHome(m.location, host.home);
+    const key = `mounts[${i}].location`;
+    if (!path.isAbsolute(loc)) {
+      throw new BerthFailure('E_CONFIG', `${key}: ${JSON.stringify(m.location)} is a relative path`, 'Use an absolute path or one starting with ~/.');
+    }
+    const guest = m.guestPath ? expandHome(m.guestPath, host.home) : loc;
+    if (!path.isAbsolute(guest)) {
+      throw new BerthFailure('E_CONFIG', `mounts[${i}].guestPath: ${JSON.stringify(m.guestPath)} is a relative path`, 'Use an absolute guest path.');
+    }
+    const reserved = RESERVED_GUEST_PATHS.find((r) => guest === r || (r !== '/' && guest.startsWith(r + '/')) );
+    if (reserved) {
+      throw new BerthFailure('E_CONFIG', `mounts[${i}]: guest path ${guest} would hide the VM's own ${reserved}`, 'Mount it somewhere else with guestPath, e.g. /mnt/host.');
+    }
+    if (checkExists) {
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.statSync(loc);
+      } catch {
+        st = undefined;
+      }
+      if (!st?.isDirectory()) {
+        throw new BerthFailure('E_CONFIG', `${key}: folder ${loc} does not exist`, 'Create the folder or remove the mount from berth.yaml.');
+      }
+    }
+    out.push({ location: path.normalize(loc), guestPath: path.normalize(guest), writable: m.writable });
+  });
+  for (let i = 0; i < out.length; i++) {
+    for (let j = i + 1; j < out.length; j++) {
+      const [a, b] = [out[i]!.guestPath, out[j]!.guestPath];
+      if (a === b || a.startsWith(b.endsWith('/') ? b : b + '/') || b.startsWith(a.endsWith('/') ? a : a + '/')) {
+        throw new BerthFailure('E_CONFIG', `mounts[${i}] and mounts[${j}] overlap (${a} and ${b})`, 'Keep only the outer folder, or give one a different guestPath.');
+      }
+    }
+  }
+  return out;
+}
+
+/** Validate a plain object (from YAML, or a settings.set patch merged onto the current settings). */
+export function validateSettings(raw: unknown, host: HostInfo = currentHost(), where: (key: string) => YamlNode | null = () => null): Settings {
+  const problems: Problem[] = [];
+  const add = (key: string, message: string) => problems.push({ key, message, node: where(key) });
+  const base = defaultSettings(host);
+  if (raw === null || raw === undefined) return base;
+  if (typeOf(raw) !== 'object') {
+    throw new BerthFailure('E_CONFIG', 'berth.yaml must be a mapping of settings (key: value)', 'See the README for an example berth.yaml.');
+  }
+  const r = raw as Record<string, unknown>;
+  for (const [k, v] of Object.entries(r)) {
+    const want = KNOWN[k];
+    if (!want) add(k, `unknown key (known keys: ${Object.keys(KNOWN).join(', ')})`);
+    else if (typeOf(v) !== want) add(k, `must be a ${want}, got ${typeOf(v)}`);
+  }
+  const s: Settings = { ...base };
+  if (typeof r.arch === 'string') {
+    if (r.arch === 'x86_64' || r.arch === 'aarch64') s.arch = r.arch;
+    else add('arch', `must be x86_64 or aarch64, got ${JSON.stringify(r.arch)}`);
+  }
+  const numberIn = (key: 'cpus' | 'memoryGiB' | 'diskGiB', integer: boolean) => {
+    const v = r[key];
+    if (typeof v !== 'number') return;
+    const { min, max } = LIMITS[key];
+    if (!Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
+      add(key, `must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${v}`);
+    } else s[key] = v;
+  };
+  numberIn('cpus', true);
+  numberIn('memoryGiB', false);
+  numberIn('diskGiB', true);
+  if (typeof r.cpus === 'number' && r.cpus > host.cpus && Number.isInteger(r.cpus) && r.cpus <= LIMITS.cpus.max) {
+    add('cpus', `${r.cpus} is more than this machine's ${host.cpus} cores`);
+  }
+  if (typeof r.memoryGiB === 'number' && r.memoryGiB * 2 ** 30 > host.memoryBytes) {
+    add('memoryGiB', `${r.memoryGiB} GiB is more than this machine's ${(host.memoryBytes / 2 ** 30).toFixed(1)} GiB`);
+  }
+  if (Array.isArray(r.mounts)) {
+    const mounts: MountSetting[] = [];
+    r.mounts.forEach((m, i) => {
+      if (typeOf(m) !== 'object') return add(`mounts[${i}]`, 'must be a mapping with location and writable');
+      const mm = m as Record<string, unknown>;
+      for (const k of Object.keys(mm)) if (!['location', 'writable', 'guestPath'].includes(k)) add(`mounts[${i}].${k}`, 'unknown key (known: location, writable, guestPath)');
+      if (typeof mm.location !== 'string' || !mm.location) return add(`mounts[${i}].location`, 'must be a folder path');
+      if (mm.writable !== undefined && typeof mm.writable !== 'boolean') return add(`mounts[${i}].writable`, 'must be true or false');
+      if (mm.guestPath !== undefined && typeof mm.guestPath !== 'string') return add(`mounts[${i}].guestPath`, 'must be a path');
+      mounts.push({ location: mm.location, writable: mm.writable === true, ...(mm.guestPath ? { guestPath: mm.guestPath as string } : {}) });
+    });
+    s.mounts = mounts;
+  }
+  if (typeOf(r.emulation) === 'object') {
+    const e = r.emulation as Record<string, unknown>;
+    for (const k of Object.keys(e)) if (!['enabled', 'cpu'].includes(k)) add(`emulation.${k}`, 'unknown key (known: enabled, cpu)');
+    if (e.enabled !== undefined && typeof e.enabled !== 'boolean') add('emulation.enabled', 'must be true or false');
+    if (e.cpu !== undefined && (typeof e.cpu !== 'string' || !/^[A-Za-z0-9._+-]{1,64}$/.test(e.cpu))) add('emulation.cpu', 'must be a QEMU CPU model name, e.g. max or Haswell');
+    s.emulation = { enabled: e.enabled === true, ...(typeof e.cpu === 'string' ? { cpu: e.cpu } : {}) };
+  }
+  if (typeOf(r.ports) === 'object') {
+    const p = r.ports as Record<string, unknown>;
+    for (const k of Object.keys(p)) if (!['ignore', 'map'].includes(k)) add(`ports.${k}`, 'unknown key (known: ignore, map)');
+    const isPort = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+    const ignore: number[] = [];
+    if (p.ignore !== undefined) {
+      if (!Array.isArray(p.ignore)) add('ports.ignore', 'must be a list of port numbers');
+      else p.ignore.forEach((n, i) => (isPort(n) ? ignore.push(n as number) : add(`ports.ignore[${i}]`, `must be a port number 1–65535, got ${JSON.stringify(n)}`)));
+    }
+    const map: Record<string, number> = {};
+    if (p.map !== undefined) {
+      if (typeOf(p.map) !== 'object') add('ports.map', 'must map guest ports to host ports, e.g. {80: 8080}');
+      else
+        for (const [g, h] of Object.entries(p.map as Record<string, unknown>)) {
+          if (!isPort(Number(g)) || !isPort(h)) add(`ports.map.${g}`, 'guest and host ports must be numbers 1–65535');
+          else map[String(Number(g))] = h as number;
+        }
+    }
+    s.ports = { ignore, map };
+  }
+  if (typeof r.stopMode === 'string') {
+    if (r.stopMode === 'shutdown' || r.stopMode === 'suspend') s.stopMode = r.stopMode;
+    else add('stopMode', `must be shutdown or suspend, got ${JSON.stringify(r.stopMode)}`);
+  }
+  if (typeof r.keepRunningOnQuit === 'boolean') s.keepRunningOnQuit = r.keepRunningOnQuit;
+  if (typeOf(r.docker) === 'object') {
+    const d = r.docker as Record<string, unknown>;
+    for (const k of Object.keys(d)) if (k !== 'context') add(`docker.${k}`, 'unknown key (known: context)');
+    if (d.context !== undefined && typeof d.context !== 'boolean') add('docker.context', 'must be true or false');
+    s.docker = { context: d.context !== false };
+  }
+  if (problems.length) throw problemsToFailure(problems);
+  return s;
+}
+
+let currentLines: LineCounter | null = null;
+function problemsToFailure(problems: Problem[]): BerthFailure {
+  const lines = problems.map((p) => {
+    const at = p.node?.range && currentLines ? ` (line ${currentLines.linePos(p.node.range[0]).line})` : '';
+    return `${p.key}${at}: ${p.message}`;
+  });
+  return new BerthFailure('E_CONFIG', `invalid settings: ${lines.join('; ')}`, 'Fix berth.yaml (nothing was changed or started), or delete it to get the defaults.');
+}
+
+function nodeAt(doc: YAML.Document, key: string): YamlNode | null {
+  const parts = key.split(/\.|\[(\d+)\]/).filter((x) => x !== undefined && x !== '');
+  let node: unknown = doc.contents;
+  for (const part of parts) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === part);
+      if (!pair) return (node as YamlNode) ?? null;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node)) {
+      node = node.items[Number(part)];
+    } else break;
+  }
+  return (node as YamlNode) ?? null;
+}
+
+export function parseSettings(text: string, file: string, host: HostInfo = currentHost()): Settings {
+  const lc = new LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw new BerthFailure(
+      'E_CONFIG',
+      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`,
+      'Fix the YAML (nothing was changed or started), or delete the file to get the defaults.',
+    );
+  }
+  currentLines = lc;
+  try {
+    return validateSettings(doc.toJS(), host, (key) => nodeAt(doc, key));
+  } catch (e) {
+    if (e instanceof BerthFailure && e.code === 'E_CONFIG') throw new BerthFailure('E_CONFIG', `${file}: ${e.message}`, e.hint);
+    throw e;
+  } finally {
+    currentLines = null;
+  }
+}
+
+export function loadSettings(file: string, host: HostInfo = currentHost()): Settings {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return defaultSettings(host);
+    throw new BerthFailure('E_CONFIG', `cannot read ${file}: ${(e as Error).message}`, 'Check the file permissions.');
+  }
+  return parseSettings(text, file, host);
+}
+
+export function saveSettings(file: string, s: Settings): void {
+  const header = '# Berth instance settings. Edit while stopped, or through the app / `berth` CLI.\n';
+  writeFileAtomic(file, header + YAML.stringify(s), 0o600);
+}
+
+/** Merge a partial patch onto the current settings and validate the result. */
+export function applyPatch(current: Settings, patch: Partial<Settings>, host: HostInfo = currentHost()): Settings {
+  return validateSettings({ ...current, ...patch }, host);
+}

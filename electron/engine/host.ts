@@ -1,0 +1,212 @@
+// Who runs the supervisor: this process (the app, `berth start --foreground`, the daemon) or
+// another one reached over the control socket. One supervisor per instance, guarded by a lock file.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import type net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STEPS, foreignArchOf } from '../shared/status.js';
+import type { Status, VmError } from '../shared/status.js';
+import type { AgentForker } from './agent-host.js';
+import type { Backend } from './backend.js';
+import { loadSettings } from './config.js';
+import { ControlClient } from './control/client.js';
+import { serveControl } from './control/server.js';
+import { BerthFailure } from './errors.js';
+import { EventLog } from './event-log.js';
+import { ensureInstanceDir } from './instance.js';
+import type { InstancePaths } from './instance.js';
+import { isAlive, isQemuPid, readPid } from './qemu-process.js';
+import { Supervisor } from './supervisor.js';
+
+/** Take the instance's supervisor lock (O_EXCL pid file); a lock left by a dead process is taken over. */
+export function acquireLock(p: InstancePaths): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(p.supervisorPid, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = readPid(p.supervisorPid);
+      if (holder && holder !== process.pid && isAlive(holder)) return false;
+      if (holder === process.pid) return true;
+      // Stale: rename first so two takers cannot both unlink-and-create.
+      const stale = `${p.supervisorPid}.stale.${process.pid}`;
+      try {
+        fs.renameSync(p.supervisorPid, stale);
+        fs.rmSync(stale, { force: true });
+      } catch {
+        // someone else took it over
+      }
+    }
+  }
+  return false;
+}
+
+export function releaseLock(p: InstancePaths): void {
+  if (readPid(p.supervisorPid) === process.pid) fs.rmSync(p.supervisorPid, { force: true });
+}
+
+export interface Hosted {
+  supervisor: Supervisor;
+  server: net.Server;
+  close(): Promise<void>;
+}
+
+/** Run the supervisor in this process and serve it on control.sock. Returns null if another process holds the lock. */
+export async function hostSupervisor(p: InstancePaths, opts: { forker?: AgentForker } = {}): Promise<Hosted | null> {
+  ensureInstanceDir(p);
+  if (!acquireLock(p)) return null;
+  const supervisor = new Supervisor({ paths: p, ...(opts.forker ? { forker: opts.forker } : {}) });
+  let server: net.Server;
+  try {
+    server = await serveControl(p.control, supervisor);
+  } catch (e) {
+    releaseLock(p);
+    throw e;
+  }
+  return {
+    supervisor,
+    server,
+    close: async () => {
+      server.close();
+      fs.rmSync(p.control, { force: true });
+      await supervisor.close();
+      releaseLock(p);
+    },
+  };
+}
+
+export async function tryAttach(p: InstancePaths): Promise<ControlClient | null> {
+  try {
+    return await ControlClient.connect(p.control, 2000);
+  } catch {
+    return null;
+  }
+}
+
+function daemonEntry(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const js = path.join(here, '..', 'cli', 'daemon.js');
+  return fs.existsSync(js) ? js : path.join(here, '..', 'cli', 'daemon.ts');
+}
+
+/** Attach to the instance's supervisor, starting a detached headless one if none runs. */
+export async function attachOrSpawn(p: InstancePaths): Promise<ControlClient> {
+  const existing = await tryAttach(p);
+  if (existing) return existing;
+  ensureInstanceDir(p);
+  const entry = daemonEntry();
+  const out = fs.openSync(p.supervisorLog, 'a', 0o600);
+  const child = spawn(process.execPath, [...(entry.endsWith('.ts') ? ['--experimental-strip-types'] : []), entry, '--instance', p.name], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, BERTH_HOME: p.home },
+  });
+  fs.closeSync(out);
+  child.unref();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const c = await tryAttach(p);
+    if (c) return c;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new BerthFailure('E_INTERNAL', 'the headless supervisor did not come up', `See ${p.supervisorLog}.`);
+}
+
+/** The truth from the instance files when no supervisor answers (DESIGN §4). Cleans stale files. */
+export function offlineStatus(p: InstancePaths): Status {
+  let settings;
+  try {
+    settings = loadSettings(p.settings);
+  } catch {
+    settings = undefined;
+  }
+  const arch = settings?.arch ?? 'x86_64';
+  const base: Status = {
+    instance: p.name,
+    state: 'stopped',
+    arch,
+    cpus: settings?.cpus ?? 0,
+    memoryGiB: settings?.memoryGiB ?? 0,
+    diskGiB: settings?.diskGiB ?? 0,
+    dockerSocket: p.docker,
+    dockerHost: `unix://${p.docker}`,
+    steps: STEPS.map((s) => ({ name: s.name, label: s.label, state: 'pending' })),
+    pids: {},
+    ports: [],
+    mounts: [],
+    emulation: { enabled: settings?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(arch) },
+    restartNeeded: false,
+    serialLog: p.serialLog,
+  };
+  const qpid = readPid(p.qemuPid);
+  if (qpid && isAlive(qpid) && isQemuPid(qpid)) {
+    return {
+      ...base,
+      state: 'degraded',
+      pids: { qemu: qpid },
+      error: {
+        code: 'E_AGENT',
+        message: `the VM (QEMU pid ${qpid}) runs but its supervisor is gone`,
+        hint: '`berth start` re-attaches to it; `berth stop` shuts it down.',
+        at: new Date().toISOString(),
+      },
+    };
+  }
+  // Nothing runs: remove what a crashed process left behind, so the next start is clean.
+  if (fs.existsSync(p.dir)) {
+    for (const f of [p.qemuPid, p.qmp, p.serialSock, p.docker, p.control]) fs.rmSync(f, { force: true });
+    const sp = readPid(p.supervisorPid);
+    if (sp && !isAlive(sp)) fs.rmSync(p.supervisorPid, { force: true });
+  }
+  const last = [...EventLog.readLast(p.events)].reverse().find((e) => e.kind === 'state');
+  if (last?.state === 'error' && last.error) return { ...base, state: 'error', error: last.error as VmError };
+  if (last && (last.state === 'running' || last.state === 'starting' || last.state === 'degraded')) {
+    return {
+      ...base,
+      state: 'error',
+      error: {
+        code: 'E_QEMU_EXITED',
+        message: `the VM is gone: the last recorded state was "${String(last.state)}" at ${last.ts} and no QEMU or supervisor runs`,
+        hint: `\`berth start\` boots it again. See ${p.qemuLog} and ${p.serialLog}.`,
+        at: last.ts,
+      },
+    };
+  }
+  return base;
+}
+
+export type { Backend };
+
+/** Stop a VM whose supervisor died: QMP powerdown, then signals (the same ladder, by pid). */
+export async function stopOrphan(p: InstancePaths, force = false): Promise<string> {
+  const pid = readPid(p.qemuPid);
+  if (!pid || !isAlive(pid) || !isQemuPid(pid)) return 'not running';
+  const { QmpClient } = await import('./qmp.js');
+  const { waitGone } = await import('./qemu-process.js');
+  let how = 'SIGTERM';
+  if (!force) {
+    try {
+      const qmp = await QmpClient.connect(p.qmp, 3000);
+      await qmp.execute('system_powerdown', undefined, 3000);
+      if (await waitGone(pid, 30_000)) how = 'powerdown';
+      qmp.close();
+    } catch {
+      // fall through
+    }
+  }
+  if (isAlive(pid)) {
+    process.kill(pid, 'SIGTERM');
+    if (!(await waitGone(pid, 5000))) {
+      process.kill(pid, 'SIGKILL');
+      await waitGone(pid, 5000);
+      how = 'SIGKILL';
+    }
+  }
+  for (const f of [p.qemuPid, p.qmp, p.serialSock, p.docker, p.state]) fs.rmSync(f, { force: true });
+  new EventLog(p.events).append('state', { state: 'stopped', how, orphan: true });
+  return how;
+}

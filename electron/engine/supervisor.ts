@@ -1,0 +1,756 @@
+// The supervisor: owns one instance. Runs the state machine and the readiness ladder (DESIGN §5),
+// spawns QEMU and the host agent, writes the event log, and answers the contract. No Electron here.
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { validateRequest } from '../shared/contract.js';
+import type { EventName, Events, Envelope, Method, Params, Result } from '../shared/contract.js';
+import { RESTART_KEYS } from '../shared/settings.js';
+import type { Settings } from '../shared/settings.js';
+import { STEPS, foreignArchOf } from '../shared/status.js';
+import type { Accel, EmulationStatus, MountInfo, StepName, StepRecord, Status, VmError, VmState } from '../shared/status.js';
+import { chooseAccel, hostOfProcess, rememberAccel } from './accel.js';
+import { AgentHost, nodeForker } from './agent-host.js';
+import type { AgentForker } from './agent-host.js';
+import type { FromAgent } from './agent/protocol.js';
+import type { Backend } from './backend.js';
+import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
+import { qemuImgInfo, ensureDisk } from './disk.js';
+import { ensureDockerContext } from './docker-context.js';
+import { BerthFailure, toBerthError } from './errors.js';
+import { EventLog, tailFile } from './event-log.js';
+import { readImageDir, resolveImage } from './image/local.js';
+import type { GuestImage } from './image/local.js';
+import { checkSocketPaths, ensureInstanceDir } from './instance.js';
+import type { InstancePaths } from './instance.js';
+import { buildQemuCommand } from './qemu-args.js';
+import type { QemuHost } from './qemu-args.js';
+import { connectQmp, freePort, isAlive, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
+import type { QmpClient } from './qmp.js';
+import { writeSeed } from './seed.js';
+import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
+import type { SshMaterial } from './ssh-keys.js';
+import { writeFileAtomic } from './atomic.js';
+
+export interface SupervisorOptions {
+  paths: InstancePaths;
+  forker?: AgentForker;
+  host?: QemuHost;
+  env?: NodeJS.ProcessEnv;
+  /** how long the whole start may take before it is called failed */
+  startTimeoutMs?: number;
+}
+
+/** The marker the guest's initrd prints first: the kernel is up and running our code. */
+const KERNEL_MARKER = 'berth-initrd:';
+/** How long a never-before-seen hardware accelerator gets to show serial output. */
+const ACCEL_PROBE_MS = 8000;
+
+interface Running {
+  child: ChildProcess | null;
+  pid: number;
+  qmp: QmpClient | null;
+  sshPort: number;
+  bootId: string;
+  accel: Accel;
+  image: GuestImage;
+  settings: Settings;
+  ssh: SshMaterial;
+}
+
+class Aborted extends Error {}
+
+export class Supervisor implements Backend {
+  readonly paths: InstancePaths;
+  private readonly bus = new EventEmitter();
+  private readonly log: EventLog;
+  private readonly forker: AgentForker;
+  private readonly host: QemuHost;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly startTimeoutMs: number;
+
+  private state: VmState = 'stopped';
+  private steps: StepRecord[] = freshSteps();
+  private error: VmError | undefined;
+  private accelNote: string | undefined;
+  private degradedReason: string | undefined;
+  private startT0 = 0;
+  private readyMs: number | undefined;
+  private startedAt: string | undefined;
+  private run: Running | null = null;
+  private agent: AgentHost;
+  private starting: Promise<Status> | null = null;
+  private stopping: Promise<Status> | null = null;
+  private abortStart = false;
+  private mounts: MountInfo[] = [];
+  private emulation: EmulationStatus;
+  private agentRestarts = 0;
+
+  constructor(opts: SupervisorOptions) {
+    this.paths = opts.paths;
+    this.forker = opts.forker ?? nodeForker;
+    this.host = opts.host ?? hostOfProcess();
+    this.env = opts.env ?? process.env;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 5 * 60_000;
+    ensureInstanceDir(this.paths);
+    this.log = new EventLog(this.paths.events);
+    this.agent = new AgentHost(this.forker, this.paths.agentLog);
+    this.agent.on('message', (m) => this.onAgentMessage(m));
+    this.agent.on('exit', (why) => this.onAgentExit(why));
+    const s = this.safeSettings();
+    this.emulation = { enabled: s?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(s?.arch ?? 'x86_64') };
+  }
+
+  // ---- Backend ----
+
+  on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void {
+    this.bus.on(event, listener);
+    return () => this.bus.off(event, listener);
+  }
+
+  async invoke<M extends Method>(method: M, params: Params<M>): Promise<Envelope<Result<M>>> {
+    const bad = validateRequest(method, params);
+    if (bad) return { ok: false, error: bad };
+    try {
+      const value = await this.dispatch(method, (params ?? {}) as Params<M>);
+      return { ok: true, value: value as Result<M> };
+    } catch (e) {
+      return { ok: false, error: toBerthError(e) };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.bus.removeAllListeners();
+  }
+
+  private async dispatch(method: Method, params: unknown): Promise<unknown> {
+    switch (method) {
+      case 'vm.start':
+        return this.start(params as Params<'vm.start'>);
+      case 'vm.stop':
+        return this.stop(params as Params<'vm.stop'>);
+      case 'vm.restart':
+        await this.stop({});
+        return this.start({});
+      case 'vm.status':
+        return this.status();
+      case 'emulation.set':
+        return this.setEmulation((params as Params<'emulation.set'>).enabled);
+      case 'emulation.status':
+        return this.emulationStatus();
+      case 'ports.list':
+        return this.status().ports;
+      case 'mounts.list':
+        return this.status().mounts;
+      case 'settings.get':
+        return loadSettings(this.paths.settings);
+      case 'settings.set':
+        return this.setSettings((params as Params<'settings.set'>).patch);
+      case 'logs.tail': {
+        const p = params as Params<'logs.tail'>;
+        const file = { events: this.paths.events, serial: this.paths.serialLog, agent: this.paths.agentLog, supervisor: this.paths.supervisorLog }[p.source];
+        return { lines: tailFile(file, p.lines ?? 200), path: file };
+      }
+      case 'console.open':
+      case 'console.write':
+      case 'console.resize':
+      case 'console.close':
+        throw new BerthFailure('E_UNKNOWN_METHOD', `${method} is served by the app, not by a headless supervisor`, 'Use `berth shell` in a terminal.');
+    }
+  }
+
+  // ---- status ----
+
+  status(): Status {
+    const s = this.run?.settings ?? this.safeSettings();
+    const arch = s?.arch ?? 'x86_64';
+    const st: Status = {
+      instance: this.paths.name,
+      state: this.state,
+      arch,
+      cpus: s?.cpus ?? 0,
+      memoryGiB: s?.memoryGiB ?? 0,
+      diskGiB: s?.diskGiB ?? 0,
+      dockerSocket: this.paths.docker,
+      dockerHost: `unix://${this.paths.docker}`,
+      steps: this.steps.map((x) => ({ ...x })),
+      pids: {
+        supervisor: process.pid,
+        ...(this.run ? { qemu: this.run.pid } : {}),
+        ...(this.agent.pid ? { agent: this.agent.pid } : {}),
+      },
+      ports: [],
+      mounts: this.mounts,
+      emulation: { ...this.emulation },
+      restartNeeded: this.restartNeeded(),
+      serialLog: this.paths.serialLog,
+    };
+    if (this.run) st.accel = this.run.accel;
+    if (this.accelNote) st.accelNote = this.accelNote;
+    if (this.error) st.error = this.error;
+    if (this.startedAt) st.startedAt = this.startedAt;
+    if (this.readyMs !== undefined) st.readyMs = this.readyMs;
+    if (this.degradedReason && this.state === 'degraded' && !st.error) {
+      st.error = { code: 'E_AGENT', message: this.degradedReason, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
+    }
+    return st;
+  }
+
+  private safeSettings(): Settings | undefined {
+    try {
+      return loadSettings(this.paths.settings);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private restartNeeded(): boolean {
+    if (!this.run) return false;
+    const cur = this.safeSettings();
+    if (!cur) return false;
+    return RESTART_KEYS.some((k) => JSON.stringify(cur[k]) !== JSON.stringify(this.run!.settings[k]));
+  }
+
+  private setState(state: VmState, extra: Record<string, unknown> = {}): void {
+    this.state = state;
+    this.log.append('state', { state, ...extra });
+    this.emitStatus();
+  }
+
+  private emitStatus(): void {
+    this.bus.emit('status', this.status());
+  }
+
+  private stepUpdate(name: StepName, state: StepRecord['state'], detail?: string): void {
+    const st = this.steps.find((s) => s.name === name);
+    if (!st) return;
+    const now = Date.now() - this.startT0;
+    if (state === 'running') st.startedAtMs = now;
+    if ((state === 'done' || state === 'failed') && st.startedAtMs !== undefined) st.durationMs = now - st.startedAtMs;
+    if ((state === 'done' || state === 'failed') && st.startedAtMs === undefined) {
+      st.startedAtMs = now;
+      st.durationMs = 0;
+    }
+    st.state = state;
+    if (detail !== undefined) st.detail = detail;
+    this.log.append('step', { step: name, state, ...(st.durationMs !== undefined && state !== 'running' ? { ms: st.durationMs } : {}), ...(detail ? { detail } : {}) });
+    const idx = STEPS.findIndex((s) => s.name === name);
+    this.bus.emit('progress', { task: 'boot', step: name, label: st.label, done: state === 'done' ? idx + 1 : idx, total: STEPS.length, fraction: (state === 'done' ? idx + 1 : idx) / STEPS.length });
+    this.emitStatus();
+  }
+
+  private checkAbort(): void {
+    if (this.abortStart) throw new Aborted('start cancelled by stop');
+  }
+
+  // ---- start ----
+
+  async start(params: Params<'vm.start'> = {}): Promise<Status> {
+    if (this.state === 'running' || this.state === 'degraded') return this.status();
+    if (this.starting) return this.starting;
+    if (this.stopping) await this.stopping;
+    this.starting = this.doStart(params).finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async doStart(params: Params<'vm.start'>): Promise<Status> {
+    this.startT0 = Date.now();
+    this.steps = freshSteps();
+    this.error = undefined;
+    this.readyMs = undefined;
+    this.abortStart = false;
+    this.accelNote = undefined;
+    this.degradedReason = undefined;
+    this.agentRestarts = 0;
+    let current: StepName = 'image';
+    try {
+      // Validate everything before anything starts: a bad config starts nothing and changes nothing.
+      let settings = loadSettings(this.paths.settings);
+      const overrides = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Partial<Settings>;
+      if (Object.keys(overrides).length) {
+        settings = applyPatch(settings, overrides);
+        saveSettings(this.paths.settings, settings);
+      } else if (!fs.existsSync(this.paths.settings)) {
+        saveSettings(this.paths.settings, settings);
+      }
+      const mounts = resolveMounts(settings.mounts, currentHost());
+      checkSocketPaths(this.paths);
+      this.emulation = { enabled: settings.emulation.enabled, state: 'unknown', foreignArch: foreignArchOf(settings.arch) };
+      this.setState('starting', { arch: settings.arch });
+
+      this.stepUpdate('image', 'running');
+      const image = await this.imageFor(settings);
+      this.stepUpdate('image', 'done', `${image.manifest.arch} ${image.manifest.recipeHash}`);
+      this.checkAbort();
+
+      current = 'disk';
+      this.stepUpdate('disk', 'running');
+      const disk = await ensureDisk(this.paths.disk, image.disk, settings.diskGiB);
+      writeFileAtomic(path.join(this.paths.dir, 'image.json'), JSON.stringify({ dir: image.dir, recipeHash: image.manifest.recipeHash }));
+      this.stepUpdate('disk', 'done', disk.created ? 'created' : disk.note ?? 'reused');
+      this.checkAbort();
+
+      current = 'qemu';
+      this.stepUpdate('qemu', 'running');
+      const ssh = await ensureSshMaterial(this.paths);
+      const bootId = randomBytes(8).toString('hex');
+      const tags = mounts.map((m, i) => ({ ...m, tag: `berth${i}` }));
+      this.mounts = tags.map((m) => ({ location: m.location, guestPath: m.guestPath, writable: m.writable, state: 'pending' }));
+      writeSeed(this.paths.seed, {
+        hostname: 'berth',
+        bootId,
+        authorizedKey: ssh.clientPub,
+        hostKey: ssh.hostKey,
+        hostKeyPub: ssh.hostPub,
+        mounts: tags.map((m) => ({ tag: m.tag, guestPath: m.guestPath, writable: m.writable })),
+        emulation: settings.emulation.enabled,
+        ...(settings.emulation.cpu ? { emulationCpu: settings.emulation.cpu } : {}),
+        guestArch: settings.arch,
+      });
+      let choice = chooseAccel(this.host, settings.arch, this.paths.cache, this.env);
+      if (choice.note) this.accelNote = choice.note;
+      for (;;) {
+        const sshPort = await freePort();
+        writeSshConfig(this.paths, ssh, sshPort);
+        try {
+          await this.launchQemu(settings, image, choice.accel, sshPort, bootId, ssh, tags);
+        } catch (e) {
+          if (!choice.probe) throw e;
+          const reason = `QEMU failed to start with ${choice.accel}: ${this.qemuOutput() || (e as Error).message}`;
+          rememberAccel(this.paths.cache, choice.accel, settings.arch, false, reason);
+          this.accelNote = `${choice.accel.toUpperCase()} unusable here (${reason}); using TCG`;
+          this.log.append('accel-fallback', { from: choice.accel, reason });
+          await this.killQemu();
+          choice = { accel: 'tcg', probe: false };
+          this.stepUpdate('qemu', 'running', 'retrying with TCG');
+          continue;
+        }
+        this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.pid}`);
+        this.checkAbort();
+
+        current = 'kernel';
+        this.stepUpdate('kernel', 'running');
+        const probeMs = choice.probe ? ACCEL_PROBE_MS : this.startTimeoutMs;
+        const ok = await waitSerial(this.paths.serialLog, choice.probe ? '' : KERNEL_MARKER, Date.now() + probeMs, () => this.qemuUp() && !this.abortStart);
+        this.checkAbort();
+        if (!ok && choice.probe) {
+          // The hardware accelerator produced nothing: remember it and boot again under TCG.
+          const reason = this.qemuUp() ? `no serial output within ${ACCEL_PROBE_MS / 1000} s` : `QEMU exited: ${this.qemuOutput()}`;
+          rememberAccel(this.paths.cache, choice.accel, settings.arch, false, reason);
+          this.accelNote = `${choice.accel.toUpperCase()} unusable here (${reason}); using TCG`;
+          this.log.append('accel-fallback', { from: choice.accel, reason });
+          await this.killQemu();
+          choice = { accel: 'tcg', probe: false };
+          current = 'qemu';
+          this.stepUpdate('qemu', 'running', 'retrying with TCG');
+          continue;
+        }
+        if (!ok) throw new BerthFailure(this.qemuUp() ? 'E_BOOT_TIMEOUT' : 'E_QEMU_EXITED', this.qemuUp() ? 'the kernel did not start' : `QEMU exited during boot: ${this.qemuOutput()}`);
+        if (choice.probe) {
+          await waitSerial(this.paths.serialLog, KERNEL_MARKER, Date.now() + this.startTimeoutMs, () => this.qemuUp() && !this.abortStart);
+          rememberAccel(this.paths.cache, choice.accel, settings.arch, true, 'booted');
+        }
+        this.stepUpdate('kernel', 'done', choice.accel);
+        break;
+      }
+      this.checkAbort();
+
+      current = 'ssh';
+      await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs - (Date.now() - this.startT0)), (s) => (current = s));
+      this.checkAbort();
+
+      current = 'apply';
+      this.stepUpdate('apply', 'running');
+      await this.applyGuestState(settings);
+      this.stepUpdate('apply', 'done');
+      this.readyMs = Date.now() - this.startT0;
+      this.startedAt = new Date().toISOString();
+      this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel });
+      return this.status();
+    } catch (e) {
+      if (e instanceof Aborted) {
+        this.log.append('start-cancelled', { step: current });
+        return this.status();
+      }
+      const err = toBerthError(e, 'E_INTERNAL');
+      const meta = STEPS.find((s) => s.name === current)!;
+      this.error = {
+        ...err,
+        hint: err.hint ?? `${meta.hint} Serial log: ${this.paths.serialLog}`,
+        step: current,
+        serialLog: this.paths.serialLog,
+        at: new Date().toISOString(),
+      };
+      const st = this.steps.find((s) => s.name === current);
+      if (st && st.state !== 'done') this.stepUpdate(current, 'failed', err.message);
+      await this.teardown();
+      this.setState('error', { error: this.error });
+      return this.status();
+    }
+  }
+
+  private async imageFor(settings: Settings): Promise<GuestImage> {
+    const onProgress = (p: Events['progress']) => {
+      this.bus.emit('progress', p);
+      this.stepUpdate('image', 'running', p.label);
+    };
+    // An existing disk must boot with the kernel of the image it was made from (module versions).
+    const memo = path.join(this.paths.dir, 'image.json');
+    if (fs.existsSync(this.paths.disk) && fs.existsSync(memo)) {
+      const { dir } = JSON.parse(fs.readFileSync(memo, 'utf8')) as { dir: string };
+      if (fs.existsSync(path.join(dir, 'manifest.json'))) return readImageDir(dir, settings.arch);
+    }
+    return resolveImage(settings.arch, onProgress, this.env);
+  }
+
+  private qemuUp(): boolean {
+    const c = this.run?.child;
+    return !!c && c.exitCode === null && c.signalCode === null;
+  }
+
+  private async launchQemu(settings: Settings, image: GuestImage, accel: Accel, sshPort: number, bootId: string, ssh: SshMaterial, mounts: { tag: string; location: string; writable: boolean }[]): Promise<void> {
+    for (const f of [this.paths.qmp, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
+    // A fresh serial log per boot: the kernel marker must come from *this* boot.
+    const prevSerial = this.paths.serialLog + '.1';
+    if (fs.existsSync(this.paths.serialLog)) fs.renameSync(this.paths.serialLog, prevSerial);
+    const cmd = buildQemuCommand({
+      host: this.host,
+      guest: settings.arch,
+      accel,
+      cpus: settings.cpus,
+      memoryGiB: settings.memoryGiB,
+      sshPort,
+      mounts,
+      name: `berth-${this.paths.name}`,
+      files: {
+        kernel: image.kernel,
+        initrd: image.initrd,
+        disk: this.paths.disk,
+        seed: this.paths.seed,
+        qmp: this.paths.qmp,
+        serialSock: this.paths.serialSock,
+        serialLog: this.paths.serialLog,
+        pidfile: this.paths.qemuPid,
+      },
+    });
+    writeFileAtomic(this.paths.qemuArgs, JSON.stringify(cmd, null, 2));
+    this.qemuLogOffset = fs.existsSync(this.paths.qemuLog) ? fs.statSync(this.paths.qemuLog).size : 0;
+    const child = spawnQemu(cmd, this.paths.qemuLog);
+    const spawnError = new Promise<never>((_, reject) =>
+      child.once('error', (e) => reject(new BerthFailure('E_QEMU', `cannot run ${cmd.binary}: ${e.message}`, `Install QEMU (${cmd.binary}) or check PATH.`))),
+    );
+    this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh };
+    writeFileAtomic(this.paths.state, JSON.stringify({ pid: child.pid, sshPort, bootId, accel, startedAt: new Date().toISOString() }));
+    child.once('exit', (code, signal) => this.onQemuExit(child, code, signal));
+    const qmp = await Promise.race([connectQmp(this.paths.qmp, Date.now() + 15_000, () => this.qemuUp()), spawnError]).catch((e: unknown) => {
+      const why = this.qemuOutput();
+      if (/Failed to get ".*" lock/i.test(why)) {
+        throw new BerthFailure('E_LOCKED', `the disk is in use by another QEMU: ${why}`, 'Another Berth VM runs on this instance; `berth status` shows it, `berth stop` stops it.');
+      }
+      if (e instanceof BerthFailure && e.code === 'E_QEMU' && why) throw new BerthFailure('E_QEMU', `${e.message}: ${why}`, e.hint);
+      throw e;
+    });
+    this.run.qmp = qmp;
+    qmp.on('event', (ev) => this.log.append('qmp-event', { event: ev.event }));
+  }
+
+  private qemuLogOffset = 0;
+
+  /** What QEMU itself printed since the last spawn (without our command-line header). */
+  private qemuOutput(): string {
+    try {
+      const buf = fs.readFileSync(this.paths.qemuLog);
+      return buf
+        .subarray(this.qemuLogOffset)
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() && !l.startsWith('--- '))
+        .slice(-4)
+        .join(' ');
+    } catch {
+      return '';
+    }
+  }
+
+  private onQemuExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.run?.child !== child) return;
+    const why = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    this.log.append('qemu-exit', { code, signal });
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.state === 'starting') return; // the ladder notices and reports with the failing step
+    // The VM died under us: say so at once, with the exit reason and where to look.
+    this.error = {
+      code: 'E_QEMU_EXITED',
+      message: `QEMU ${why} while the VM was ${this.state}`,
+      hint: `See ${this.paths.qemuLog} and the serial log; \`berth start\` boots it again (the disk is journaled).`,
+      serialLog: this.paths.serialLog,
+      at: new Date().toISOString(),
+    };
+    void this.teardown().then(() => this.setState('error', { error: this.error }));
+  }
+
+  private agentWaiter: { step: (m: FromAgent) => void } | null = null;
+
+  private runAgentLadder(timeoutMs: number, onStep: (s: StepName) => void): Promise<void> {
+    const run = this.run!;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BerthFailure('E_BOOT_TIMEOUT', `the guest did not get ready within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      const exitWatch = setInterval(() => {
+        if (!this.qemuUp()) done(new BerthFailure('E_QEMU_EXITED', `QEMU exited during boot: ${this.qemuOutput() || 'see qemu.log'}`));
+        else if (this.abortStart) done(new Aborted('start cancelled by stop'));
+      }, 100);
+      const done = (e?: Error) => {
+        clearTimeout(timer);
+        clearInterval(exitWatch);
+        this.agentWaiter = null;
+        if (e) reject(e);
+        else resolve();
+      };
+      this.agentWaiter = {
+        step: (m) => {
+          if (m.type === 'step') {
+            onStep(m.name);
+            if (m.state === 'failed') {
+              const code = m.name === 'docker' ? 'E_DOCKER' : m.name === 'socket' ? 'E_SOCKET' : 'E_SSH';
+              done(new BerthFailure(code, m.detail ?? `${m.name} failed`));
+            }
+          } else if (m.type === 'ready') done();
+        },
+      };
+      this.agent.start({
+        type: 'init',
+        sshPort: run.sshPort,
+        clientKey: run.ssh.clientKey,
+        hostKeyPub: run.ssh.hostPub,
+        bootId: run.bootId,
+        dockerSocket: this.paths.docker,
+        deadlineMs: timeoutMs,
+      });
+    });
+  }
+
+  private onAgentMessage(m: FromAgent): void {
+    if (m.type === 'step') {
+      if (this.state === 'starting') this.stepUpdate(m.name, m.state, m.detail);
+    } else if (m.type === 'log') {
+      this.bus.emit('log', { source: 'agent', line: m.line });
+    } else if (m.type === 'ssh') {
+      this.log.append('ssh', { up: m.up, ...(m.reason ? { reason: m.reason } : {}) });
+      if (!m.up && this.state === 'running') {
+        this.degradedReason = `SSH connection to the guest lost (${m.reason ?? 'closed'}); reconnecting`;
+        this.setState('degraded');
+      } else if (m.up && this.state === 'degraded') {
+        this.degradedReason = undefined;
+        this.setState('running');
+      }
+    } else if (m.type === 'ready' && this.state === 'degraded') {
+      this.degradedReason = undefined;
+      this.setState('running', { agent: 'restarted' });
+    }
+    this.agentWaiter?.step(m);
+  }
+
+  private onAgentExit(why: string): void {
+    this.log.append('agent-exit', { why });
+    if (this.state !== 'running' && this.state !== 'degraded') return;
+    // The VM is fine; bring the agent back (the Docker socket is down meanwhile: say so).
+    this.degradedReason = `host agent ${why}; restarting it`;
+    this.setState('degraded');
+    this.agentRestarts++;
+    const delay = Math.min(5000, 100 * 2 ** Math.min(this.agentRestarts, 6));
+    setTimeout(() => {
+      const run = this.run;
+      if (!run || (this.state !== 'degraded' && this.state !== 'running')) return;
+      this.agent.start({ type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs: 120_000, quiet: true });
+    }, delay);
+  }
+
+  private async applyGuestState(settings: Settings): Promise<void> {
+    // Mounts were made by berth-boot before dockerd started; read back what happened.
+    const r = await this.agent.exec('cat /run/berth/mounts.status 2>/dev/null', { timeoutMs: 10_000 }).catch(() => null);
+    if (r) {
+      const lines = r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
+      this.mounts = this.mounts.map((m) => {
+        const line = lines.find((l) => l[1] === m.guestPath);
+        if (!line) return { ...m, state: 'failed', reason: 'not mounted by the guest' };
+        return line[2] === 'ok' ? { ...m, state: 'mounted' } : { ...m, state: 'failed', reason: line[3] || 'mount failed' };
+      });
+      this.bus.emit('mounts', this.mounts);
+    }
+    await this.refreshEmulation(settings.emulation.enabled, false);
+    if (settings.docker.context) {
+      const ctx = await ensureDockerContext(this.paths.docker).catch((e: Error) => ({ created: false, switched: false, note: e.message }));
+      this.log.append('docker-context', { ...ctx });
+    }
+  }
+
+  // ---- emulation ----
+
+  private async refreshEmulation(wanted: boolean, selfTest: boolean): Promise<EmulationStatus> {
+    const foreign = this.emulation.foreignArch;
+    const r = await this.agent.exec('berth-emulation status', { timeoutMs: 10_000 });
+    const on = r.stdout.trim() === 'enabled';
+    let next: EmulationStatus = { enabled: wanted, state: on ? 'enabled' : 'disabled', foreignArch: foreign };
+    if (wanted && !on) next = { ...next, state: 'failed', reason: (r.stderr || r.stdout).trim() || 'interpreter not registered' };
+    if (on && (selfTest || this.emulation.selfTest === undefined)) {
+      const t = await this.agent.exec(`/usr/share/berth/selftest/busybox-${foreign} uname -m; qemu-${foreign}-static --version | head -n1`, { timeoutMs: 30_000 });
+      const [machine = '', interp = ''] = t.stdout.trim().split('\n');
+      const ok = t.code === 0 && machine.trim() === foreign;
+      next.selfTest = { ok, output: (machine || t.stderr).trim(), interpreter: interp.trim(), at: new Date().toISOString() };
+      if (!ok) next = { ...next, state: 'failed', reason: `self-test failed: ${(t.stderr || machine).trim()}` };
+    } else if (on && this.emulation.selfTest) next.selfTest = this.emulation.selfTest;
+    this.emulation = next;
+    this.emitStatus();
+    return next;
+  }
+
+  async setEmulation(enabled: boolean): Promise<EmulationStatus> {
+    const s = loadSettings(this.paths.settings);
+    saveSettings(this.paths.settings, { ...s, emulation: { ...s.emulation, enabled } });
+    this.log.append('emulation', { enabled });
+    if (this.state !== 'running' && this.state !== 'degraded') {
+      this.emulation = { enabled, state: 'unknown', foreignArch: foreignArchOf(s.arch), reason: 'applied at next start' };
+      this.emitStatus();
+      return this.emulation;
+    }
+    const r = await this.agent.exec(`berth-emulation ${enabled ? 'on' : 'off'}`, { timeoutMs: 10_000 });
+    if (r.code !== 0) {
+      this.emulation = { enabled, state: 'failed', foreignArch: this.emulation.foreignArch, reason: (r.stderr || r.stdout).trim() };
+      this.emitStatus();
+      return this.emulation;
+    }
+    if (!enabled) delete this.emulation.selfTest;
+    return this.refreshEmulation(enabled, enabled);
+  }
+
+  private async emulationStatus(): Promise<EmulationStatus> {
+    if (this.state === 'running' || this.state === 'degraded') return this.refreshEmulation(this.emulation.enabled, false);
+    return this.emulation;
+  }
+
+  // ---- settings ----
+
+  private async setSettings(patch: Partial<Settings>): Promise<{ settings: Settings; restartNeeded: boolean }> {
+    const cur = loadSettings(this.paths.settings);
+    const next = applyPatch(cur, patch);
+    resolveMounts(next.mounts, currentHost());
+    saveSettings(this.paths.settings, next);
+    this.log.append('settings', { keys: Object.keys(patch) });
+    if (patch.emulation && patch.emulation.enabled !== cur.emulation.enabled && (this.state === 'running' || this.state === 'degraded')) {
+      await this.setEmulation(next.emulation.enabled);
+    }
+    this.emitStatus();
+    return { settings: next, restartNeeded: this.restartNeeded() };
+  }
+
+  // ---- stop ----
+
+  async stop(params: Params<'vm.stop'> = {}): Promise<Status> {
+    if (this.stopping) return this.stopping;
+    if (this.starting) {
+      // Stop during start: cancel the ladder at its next check, then shut down what is up.
+      this.abortStart = true;
+      await this.starting.catch(() => undefined);
+    }
+    if (!this.run && this.state !== 'error' && this.state !== 'starting') {
+      if (this.state !== 'stopped') this.setState('stopped');
+      return this.status();
+    }
+    this.stopping = this.doStop(params.force === true).finally(() => {
+      this.stopping = null;
+    });
+    return this.stopping;
+  }
+
+  private async doStop(force: boolean): Promise<Status> {
+    const t0 = Date.now();
+    this.setState('stopping', { force });
+    this.bus.emit('progress', { task: 'stop', label: 'Stopping Docker' });
+    if (!force && this.agent.pid) await this.agent.exec('sync', { timeoutMs: 5000 }).catch(() => undefined);
+    await this.agent.stop();
+    const how = await this.shutdownQemu(force);
+    await this.cleanupFiles();
+    this.run = null;
+    this.mounts = this.mounts.map((m) => ({ ...m, state: 'pending' }));
+    this.steps = freshSteps();
+    this.error = undefined;
+    this.readyMs = undefined;
+    this.startedAt = undefined;
+    this.setState('stopped', { how, ms: Date.now() - t0 });
+    return this.status();
+  }
+
+  /** The shutdown ladder: ACPI powerdown → wait → SIGTERM → wait → SIGKILL. */
+  private async shutdownQemu(force: boolean): Promise<string> {
+    const run = this.run;
+    if (!run || !isAlive(run.pid)) return 'not running';
+    const child = run.child ?? undefined;
+    if (!force && run.qmp && !run.qmp.isClosed) {
+      this.bus.emit('progress', { task: 'stop', label: 'Asking the guest to power off' });
+      try {
+        await run.qmp.execute('system_powerdown', undefined, 3000);
+        // dockerd gives containers 10 s to stop; leave room for that and the guest's own shutdown.
+        if (await waitGone(run.pid, 30_000, child)) return 'powerdown';
+      } catch {
+        // fall through to signals
+      }
+    }
+    this.bus.emit('progress', { task: 'stop', label: 'Terminating QEMU' });
+    process.kill(run.pid, 'SIGTERM');
+    if (await waitGone(run.pid, force ? 2000 : 5000, child)) return 'SIGTERM';
+    process.kill(run.pid, 'SIGKILL');
+    await waitGone(run.pid, 5000, child);
+    return 'SIGKILL';
+  }
+
+  private async killQemu(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    run.qmp?.close();
+    if (isAlive(run.pid)) {
+      try {
+        process.kill(run.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await waitGone(run.pid, 5000, run.child ?? undefined);
+    }
+    this.run = null;
+  }
+
+  /** After a failure: stop whatever this start brought up, in reverse order. */
+  private async teardown(): Promise<void> {
+    await this.agent.stop();
+    if (this.run && isAlive(this.run.pid)) {
+      await this.shutdownQemu(true).catch(() => undefined);
+    }
+    this.run?.qmp?.close();
+    this.run = null;
+    await this.cleanupFiles();
+  }
+
+  private async cleanupFiles(): Promise<void> {
+    for (const f of [this.paths.qmp, this.paths.serialSock, this.paths.docker, this.paths.qemuPid, this.paths.state]) fs.rmSync(f, { force: true });
+  }
+
+  async diskUsage(): Promise<Status['diskUsage']> {
+    try {
+      const info = await qemuImgInfo(this.paths.disk);
+      return { fileBytes: fs.statSync(this.paths.disk).blocks * 512, virtualBytes: info['virtual-size'] };
+    } catch {
+      return undefined;
+    }
+  }
+
+  get currentState(): VmState {
+    return this.state;
+  }
+}
+
+function freshSteps(): StepRecord[] {
+  return STEPS.map((s) => ({ name: s.name, label: s.label, state: 'pending' }));
+}

@@ -1,0 +1,106 @@
+// Electron main: the menu-bar app. One instance per user (single-instance lock), no Dock icon,
+// the engine's supervisor in this process (or attached over the control socket), a tray menu and
+// two windows talking to it through the typed IPC in ipc.ts.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { app, dialog, powerMonitor, session, shell } from 'electron';
+import { DEFAULT_INSTANCE } from '../shared/files.js';
+import { instancePaths } from '../engine/instance.js';
+import type { Backend } from '../engine/backend.js';
+import { withConsoles } from './app-backend.js';
+import { electronForker } from './agent-forker.js';
+import { openEngine } from './engine-link.js';
+import { contractArgument, forwardEvents, registerIpc } from './ipc.js';
+import { onResume, shutdown } from './lifecycle.js';
+import { TrayController } from './tray.js';
+import { hardenSession, isAllowedExternal, rendererRootUrl, WindowManager } from './windows.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** dist/electron/main → app root (the folder with package.json, or app.asar when packaged). */
+function appRoot(): string {
+  return app.getAppPath();
+}
+
+function log(msg: string): void {
+  console.log(`[berth] ${msg}`);
+}
+
+async function main(): Promise<void> {
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  app.dock?.hide();
+  await app.whenReady();
+
+  hardenSession(session.defaultSession);
+  app.on('web-contents-created', (_e, wc) => {
+    wc.on('will-attach-webview', (ev) => ev.preventDefault());
+    wc.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+
+  const instance = process.env.BERTH_INSTANCE || DEFAULT_INSTANCE;
+  const paths = instancePaths(instance);
+  const rendererDir = path.join(appRoot(), 'renderer', 'dist');
+  const windows = new WindowManager(rendererDir, path.join(here, '..', 'preload', 'index.cjs'), contractArgument());
+
+  let backend: Backend;
+  try {
+    const link = await openEngine(instance, electronForker);
+    log(link.hosted ? `supervising instance ${instance} in this process` : `attached to the supervisor of instance ${instance}`);
+    backend = withConsoles(link.backend, { sshConfig: paths.sshConfig });
+  } catch (e) {
+    dialog.showErrorBox('Berth could not start its engine', e instanceof Error ? e.message : String(e));
+    app.exit(1);
+    return;
+  }
+
+  const unregister = registerIpc(backend, { isOurWebContents: (wc) => windows.isOurs(wc), rendererRoot: rendererRootUrl(rendererDir) }, log);
+  const unforward = forwardEvents(backend, () => windows.contents());
+
+  const tray: TrayController = new TrayController(
+    backend,
+    {
+      start: () => void tray.run(() => backend.invoke('vm.start', {})),
+      stop: () => void tray.run(() => backend.invoke('vm.stop', {})),
+      restart: () => void tray.run(() => backend.invoke('vm.restart', {})),
+      setEmulation: (enabled) => void tray.run(() => backend.invoke('emulation.set', { enabled })),
+      openPort: (port) => {
+        const url = `http://localhost:${port}/`;
+        if (isAllowedExternal(url)) void shell.openExternal(url);
+      },
+      openDashboard: () => windows.show('dashboard'),
+      openConsole: () => windows.show('console'),
+      quit: () => app.quit(),
+    },
+    path.join(appRoot(), 'resources', 'tray'),
+  );
+
+  app.on('second-instance', () => windows.show('dashboard'));
+  // A menu-bar app keeps running with no window open.
+  app.on('window-all-closed', () => undefined);
+  powerMonitor.on('resume', () => void onResume(backend));
+
+  let quitting = false;
+  app.on('before-quit', (e) => {
+    if (quitting) return;
+    e.preventDefault();
+    quitting = true;
+    void (async () => {
+      unforward();
+      unregister();
+      tray.destroy();
+      windows.closeAll();
+      await shutdown(backend, log);
+      app.exit(0);
+    })();
+  });
+
+  if (process.argv.includes('--show-dashboard') || !app.getLoginItemSettings().wasOpenedAtLogin) windows.show('dashboard');
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  app.exit(1);
+});

@@ -1,0 +1,153 @@
+// The tray menu as a pure function of the status snapshot (DESIGN §2): no Electron runtime import,
+// so every state is unit-tested. The adapter in tray.ts rebuilds the menu from it on each event.
+import type { MenuItemConstructorOptions } from 'electron';
+import type { PortForward, Progress, Status, VmState } from '../shared/status.js';
+
+export interface TrayActions {
+  start(): void;
+  stop(): void;
+  restart(): void;
+  setEmulation(enabled: boolean): void;
+  openPort(hostPort: number): void;
+  openDashboard(): void;
+  openConsole(): void;
+  quit(): void;
+}
+
+export interface TrayOptions {
+  actions: TrayActions;
+  /** the latest progress event while starting (boot/image), shown next to the step */
+  progress?: Progress | null;
+  /** a request is in flight (start/stop/restart/emulation): actions are disabled until it answers */
+  busy?: boolean;
+  /** ports from the latest `ports` event (newer than status.ports) */
+  ports?: PortForward[];
+}
+
+export type TrayIconState = 'stopped' | 'starting' | 'running' | 'stopping' | 'error';
+
+const ICON_STATE: Record<VmState, TrayIconState> = {
+  stopped: 'stopped',
+  starting: 'starting',
+  running: 'running',
+  stopping: 'stopping',
+  error: 'error',
+  degraded: 'error',
+};
+
+export function trayIconState(status: Status | null): TrayIconState {
+  return status ? ICON_STATE[status.state] : 'stopped';
+}
+
+/** File name of the template image for a state, e.g. trayRunningTemplate.png (macOS picks @2x itself). */
+export function trayIconFile(state: TrayIconState): string {
+  return `tray${state[0]!.toUpperCase()}${state.slice(1)}Template.png`;
+}
+
+export function emulationLabel(status: Status | null): string {
+  return status?.emulation.foreignArch === 'aarch64' ? 'ARM64 emulation' : 'x86 emulation';
+}
+
+/** The readiness step running now, with its position on the ladder, or null. */
+export function currentStep(status: Status): { label: string; index: number; total: number } | null {
+  const i = status.steps.findIndex((s) => s.state === 'running');
+  const j = i >= 0 ? i : status.steps.findIndex((s) => s.state === 'pending');
+  if (j < 0) return null;
+  return { label: status.steps[j]!.label, index: j + 1, total: status.steps.length };
+}
+
+function pct(p: Progress | null | undefined): string {
+  if (!p) return '';
+  const f = p.fraction ?? (p.total ? (p.done ?? 0) / p.total : undefined);
+  return f === undefined ? '' : ` ${Math.round(Math.max(0, Math.min(1, f)) * 100)}%`;
+}
+
+/** The first lines of the menu: what is going on, in words. */
+export function statusLines(status: Status | null, progress?: Progress | null): string[] {
+  if (!status) return ['Connecting to the Berth engine…'];
+  switch (status.state) {
+    case 'stopped':
+      return ['Docker is stopped'];
+    case 'starting': {
+      const step = currentStep(status);
+      if (!step) return ['Docker is starting…'];
+      return [`Starting: ${step.label}… (${step.index}/${step.total})${progress && (!progress.step || progress.step === status.steps[step.index - 1]?.name) ? pct(progress) : ''}`];
+    }
+    case 'running': {
+      const secs = status.readyMs !== undefined ? ` · ready in ${(status.readyMs / 1000).toFixed(1)} s` : '';
+      return [`Docker is running${secs}`];
+    }
+    case 'stopping':
+      return ['Docker is stopping…'];
+    case 'degraded': {
+      const failing = status.ports.filter((p) => p.state === 'failed').length + status.mounts.filter((m) => m.state === 'failed').length;
+      const why = status.error?.message ?? (failing ? `${failing} port or mount problem${failing > 1 ? 's' : ''}` : 'something needs attention');
+      return [`Docker is running, with problems: ${why}`];
+    }
+    case 'error': {
+      const e = status.error;
+      const lines = [`Error: ${e?.message ?? 'the VM failed'}`];
+      if (e?.hint) lines.push(e.hint);
+      return lines;
+    }
+  }
+}
+
+function portLabel(p: PortForward): string {
+  const who = p.container ? ` — ${p.container}` : p.source === 'guest' ? ' — guest process' : '';
+  const failed = p.state === 'failed' ? ` (failed${p.reason ? `: ${p.reason}` : ''})` : '';
+  return `localhost:${p.hostPort}${p.hostPort !== p.guestPort ? ` → ${p.guestPort}` : ''}${who}${failed}`;
+}
+
+function portsMenu(ports: PortForward[], up: boolean, openPort: (port: number) => void): MenuItemConstructorOptions {
+  const sorted = [...ports].sort((a, b) => a.hostPort - b.hostPort);
+  const submenu: MenuItemConstructorOptions[] = sorted.length
+    ? sorted.map((p) => ({
+        id: `port-${p.hostPort}`,
+        label: portLabel(p),
+        enabled: p.state === 'forwarding',
+        click: () => openPort(p.hostPort),
+      }))
+    : [{ id: 'ports-none', label: up ? 'No published ports' : 'Docker is not running', enabled: false }];
+  return { id: 'ports', label: sorted.length ? `Ports (${sorted.length})` : 'Ports', enabled: up, submenu };
+}
+
+export function trayTemplate(status: Status | null, opts: TrayOptions): MenuItemConstructorOptions[] {
+  const a = opts.actions;
+  const state: VmState | null = status?.state ?? null;
+  const busy = opts.busy === true;
+  const up = state === 'running' || state === 'degraded';
+  const canStart = !busy && (state === 'stopped' || state === 'error');
+  const canStop = !busy && (state === 'starting' || state === 'running' || state === 'degraded' || state === 'error');
+  const canRestart = !busy && (state === 'running' || state === 'degraded' || state === 'error');
+  const canEmulate = !busy && state !== null && state !== 'starting' && state !== 'stopping';
+
+  const lines = statusLines(status, opts.progress);
+  const items: MenuItemConstructorOptions[] = lines.map((label, i) => ({ id: i === 0 ? 'status' : `status-${i}`, label, enabled: false }));
+  items.push(
+    { type: 'separator' },
+    { id: 'start', label: 'Start Docker', enabled: canStart, click: () => a.start() },
+    { id: 'stop', label: 'Stop', enabled: canStop, click: () => a.stop() },
+    { id: 'restart', label: 'Restart', enabled: canRestart, click: () => a.restart() },
+    { type: 'separator' },
+    {
+      id: 'emulation',
+      label: emulationLabel(status),
+      type: 'checkbox',
+      checked: status?.emulation.enabled === true,
+      enabled: canEmulate,
+      click: (item) => a.setEmulation(item.checked),
+    },
+    portsMenu(opts.ports ?? status?.ports ?? [], up, a.openPort),
+    { type: 'separator' },
+    { id: 'dashboard', label: 'Open Dashboard…', click: () => a.openDashboard() },
+    { id: 'console', label: 'Open Console…', click: () => a.openConsole() },
+    { type: 'separator' },
+    { id: 'quit', label: 'Quit Berth', accelerator: 'CommandOrControl+Q', click: () => a.quit() },
+  );
+  return items;
+}
+
+export function trayTooltip(status: Status | null): string {
+  return `Berth — ${statusLines(status)[0]}`;
+}
