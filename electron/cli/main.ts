@@ -286,9 +286,10 @@ export async function main(argv: string[]): Promise<number> {
     else rest.push(a);
   }
   const [cmd, ...args] = rest;
-  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+  if (!cmd) return usage('no command given');
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
     out(USAGE);
-    return cmd ? 0 : 2;
+    return 0;
   }
   try {
     const p = instancePaths(instance);

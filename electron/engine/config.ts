@@ -118,7 +118,7 @@ export function validateSettings(raw: unknown, host: HostInfo = currentHost(), w
   const base = defaultSettings(host);
   if (raw === null || raw === undefined) return base;
   if (typeOf(raw) !== 'object') {
-    throw new BerthFailure('E_CONFIG', 'berth.yaml must be a mapping of settings (key: value)', 'See the README for an example berth.yaml.');
+    throw new BerthFailure('E_CONFIG', 'berth.yaml must be a mapping of settings (key: value)', 'Fix berth.yaml (nothing was changed or started); the README has an example.');
   }
   const r = raw as Record<string, unknown>;
   for (const [k, v] of Object.entries(r)) {

@@ -14,7 +14,7 @@ import { ControlClient } from './control/client.js';
 import { serveControl } from './control/server.js';
 import { BerthFailure } from './errors.js';
 import { EventLog } from './event-log.js';
-import { ensureInstanceDir } from './instance.js';
+import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
 import { isAlive, isQemuPid, readPid } from './qemu-process.js';
 import { Supervisor } from './supervisor.js';
@@ -57,6 +57,7 @@ export interface Hosted {
 
 /** Run the supervisor in this process and serve it on control.sock. Returns null if another process holds the lock. */
 export async function hostSupervisor(p: InstancePaths, opts: { forker?: AgentForker } = {}): Promise<Hosted | null> {
+  checkSocketPaths(p);
   ensureInstanceDir(p);
   if (!acquireLock(p)) return null;
   const supervisor = new Supervisor({ paths: p, ...(opts.forker ? { forker: opts.forker } : {}) });
@@ -95,6 +96,7 @@ function daemonEntry(): string {
 
 /** Attach to the instance's supervisor, starting a detached headless one if none runs. */
 export async function attachOrSpawn(p: InstancePaths): Promise<ControlClient> {
+  checkSocketPaths(p);
   const existing = await tryAttach(p);
   if (existing) return existing;
   ensureInstanceDir(p);

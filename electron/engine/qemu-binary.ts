@@ -68,17 +68,20 @@ export interface MinimumVersion {
 
 /**
  * The oldest QEMU Berth accepts on this host.
- * - macOS: 8.2.1. Lima's floor on Apple Silicon: QEMU before 8.2.1 ships an edk2 firmware that
- *   fails to boot under HVF (and carries HVF fixes Lima relies on); our bundled QEMU is newer
- *   anyway, so the floor only matters when falling back to a Homebrew or MacPorts QEMU on PATH.
- *   (x86_64 guests on a Mac run under TCG with the same binary family: same floor, one rule.)
+ * - macOS: 8.2.1, Lima's floor on Apple Silicon. The edk2 firmware shipped with QEMU 8.2.0 does
+ *   not boot under HVF (QEMU issue #1990, fixed in 8.2.1; Lima carried a forked edk2 until then,
+ *   lima-vm/lima#2170). Berth boots the kernel directly, so that firmware bug would not hit the
+ *   default path; sharing Lima's floor keeps us on versions many users run under HVF and keeps
+ *   the supported matrix small. The bundled QEMU is newer anyway: the floor only matters when
+ *   BERTH_QEMU or a QEMU on PATH (Homebrew, MacPorts) is used. x86_64 guests on a Mac (TCG) get
+ *   the same floor: one rule per OS.
  * - Linux: 7.2. Debian 12 ships 7.2, which boots our direct-kernel guests under KVM and TCG
- *   (measured: FACTS), and supports everything we use (hostfwd_add over QMP, virtio-9p, -accel
- *   tcg,thread=multi, pauth-impdef).
+ *   (measured: FACTS) and has everything we use (hostfwd_add over QMP, virtio-9p,
+ *   -accel tcg,thread=multi, pauth-impdef).
  */
 export function minimumQemuVersion(platform: NodeJS.Platform): MinimumVersion {
   if (platform === 'darwin') {
-    return { version: '8.2.1', why: 'the minimum on macOS (Lima’s floor: older QEMU ships an edk2 firmware that fails under HVF)' };
+    return { version: '8.2.1', why: 'the minimum on macOS (Lima’s floor: QEMU 8.2.0’s edk2 firmware does not boot under HVF, qemu#1990)' };
   }
   return { version: '7.2.0', why: 'the minimum on Linux (Debian 12’s QEMU, which Berth is tested with)' };
 }

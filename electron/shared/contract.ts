@@ -114,13 +114,14 @@ export function validateRequest(method: unknown, params: unknown): BerthError | 
   if (!isObj(p)) return { code: 'E_INVALID_PARAMS', message: `${method}: params must be an object` };
   const s = PARAM_SHAPES[method];
   for (const [k, check] of Object.entries(s.required)) {
-    if (!(k in p)) return { code: 'E_INVALID_PARAMS', message: `${method}: missing ${k}` };
+    if (!Object.prototype.hasOwnProperty.call(p, k)) return { code: 'E_INVALID_PARAMS', message: `${method}: missing ${k}` };
     const e = check(p[k], k);
     if (e) return { code: 'E_INVALID_PARAMS', message: `${method}: ${e}` };
   }
+  const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
   for (const k of Object.keys(p)) {
-    if (k in s.required) continue;
-    const check = s.optional[k];
+    if (own(s.required, k)) continue;
+    const check = own(s.optional, k) ? s.optional[k] : undefined;
     if (!check) return { code: 'E_INVALID_PARAMS', message: `${method}: unknown parameter ${JSON.stringify(k.slice(0, 64))}` };
     const e = check(p[k], k);
     if (e) return { code: 'E_INVALID_PARAMS', message: `${method}: ${e}` };

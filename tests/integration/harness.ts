@@ -1,0 +1,88 @@
+// Shared helpers for the VM suites: the real CLI, the real docker CLI, tiny images made offline.
+import { execa } from 'execa';
+import type { Options, Result } from 'execa';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const BERTH = path.join(ROOT, 'bin', 'berth.mjs');
+
+export interface Instance {
+  home: string;
+  name: string;
+  env: NodeJS.ProcessEnv;
+  dockerEnv: NodeJS.ProcessEnv;
+  dir: string;
+}
+
+/** A fresh BERTH_HOME with a short path (socket paths must stay under 104 bytes). */
+export function newInstance(tag: string, name = 'default'): Instance {
+  const home = fs.mkdtempSync(path.join('/tmp', `b${tag}-`));
+  const dockerConfig = path.join(home, 'docker-config');
+  fs.mkdirSync(dockerConfig);
+  const env = { ...process.env, BERTH_HOME: home, DOCKER_CONFIG: dockerConfig };
+  delete env.DOCKER_HOST;
+  delete env.DOCKER_CONTEXT;
+  return {
+    home,
+    name,
+    env,
+    dir: path.join(home, name),
+    dockerEnv: { ...env, DOCKER_HOST: `unix://${path.join(home, name, 'docker.sock')}` },
+  };
+}
+
+export function berth(inst: Instance, args: string[], opts: Options = {}): Promise<Result> {
+  return execa('node', [BERTH, ...args, ...(inst.name !== 'default' ? ['--instance', inst.name] : [])], { env: inst.env, extendEnv: false, reject: false, timeout: 600_000, ...opts }) as Promise<Result>;
+}
+
+export function docker(inst: Instance, args: string[], opts: Options = {}): Promise<Result> {
+  return execa('docker', args, { env: inst.dockerEnv, extendEnv: false, reject: false, timeout: 120_000, ...opts }) as Promise<Result>;
+}
+
+/** A busybox root filesystem as a tar stream (for `docker import`), from a static busybox binary. */
+export function busyboxTar(busybox: string, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bb-'))): string {
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+  fs.copyFileSync(busybox, path.join(root, 'bin', 'busybox'));
+  fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
+  for (const a of ['sh', 'cat', 'echo', 'uname', 'sleep', 'ls', 'sha256sum', 'wc', 'head', 'seq', 'date', 'wget', 'nc', 'httpd', 'sync', 'dd', 'true', 'touch', 'mkdir', 'stat', 'id', 'rm', 'ln', 'readlink']) {
+    fs.symlinkSync('busybox', path.join(root, 'bin', a));
+  }
+  fs.mkdirSync(path.join(root, 'tmp'));
+  const tar = path.join(dir, 'rootfs.tar');
+  const r = spawnSync('tar', ['-C', root, '-cf', tar, '.']);
+  if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
+  return tar;
+}
+
+export function listQemuPids(home: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes('qemu-system') && cmd.includes(home)) out.push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+export function listProcsMatching(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const env = fs.readFileSync(`/proc/${d}/environ`, 'utf8');
+      if (cmd.includes(needle) || env.includes(needle)) out.push(Number(d));
+    } catch {
+      // gone or not ours
+    }
+  }
+  return out.filter((p) => p !== process.pid);
+}

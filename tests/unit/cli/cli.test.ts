@@ -1,0 +1,95 @@
+// The berth CLI without a VM: usage errors, offline status, and bad input that must start nothing.
+import { execa } from 'execa';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BERTH = path.resolve(import.meta.dirname, '../../../bin/berth.mjs');
+
+function home(): string {
+  return fs.mkdtempSync('/tmp/bcli-');
+}
+async function berth(h: string, args: string[]) {
+  const r = await execa('node', [BERTH, ...args], { env: { ...process.env, BERTH_HOME: h }, reject: false, timeout: 30_000 });
+  return { code: r.exitCode, out: String(r.stdout), err: String(r.stderr) };
+}
+
+describe('berth CLI usage errors exit 2 with the usage text', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['no command', [], /no command given/],
+    ['an unknown command', ['launch'], /unknown command "launch"/],
+    ['an unknown flag', ['start', '--turbo'], /Unknown option '--turbo'/],
+    ['a bad --arch', ['start', '--arch', 'riscv64'], /--arch must be aarch64 or x86_64, not "riscv64"/],
+    ['a bad --cpus', ['start', '--cpus', 'many'], /--cpus must be a whole number ≥ 1, not "many"/],
+    ['a bad --memory', ['start', '--memory', '0.5'], /--memory must be a number of GiB ≥ 1/],
+    ['emulation without on/off', ['emulation', 'maybe'], /usage: berth emulation on\|off\|status/],
+    ['a bad instance name', ['status', '--instance', '../etc'], /invalid instance name "..\/etc"/],
+    ['--instance without a name', ['status', '--instance'], /--instance needs a name/],
+    ['a bad logs source', ['logs', '--source', 'kernel'], /--source must be serial, events, agent or supervisor/],
+  ];
+  for (const [name, args, re] of cases) {
+    it(name, async () => {
+      const r = await berth(home(), args);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(re);
+      expect(r.err).toContain('usage: berth');
+    });
+  }
+  it('help exits 0', async () => expect((await berth(home(), ['help'])).code).toBe(0));
+});
+
+describe('berth status without a VM', () => {
+  it('a fresh instance is stopped', async () => {
+    const h = home();
+    const r = await berth(h, ['status', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ instance: 'default', state: 'stopped', pids: {} });
+  });
+
+  it('a crash leaves a state the next status recognises and repairs', async () => {
+    const h = home();
+    const dir = path.join(h, 'default');
+    fs.mkdirSync(dir, { recursive: true });
+    // What a SIGKILLed supervisor and QEMU leave behind: a dead pid, sockets, a last state "running".
+    fs.writeFileSync(path.join(dir, 'qemu.pid'), '999999');
+    fs.writeFileSync(path.join(dir, 'supervisor.pid'), '999998');
+    fs.writeFileSync(path.join(dir, 'docker.sock'), '');
+    fs.writeFileSync(path.join(dir, 'events.jsonl'), JSON.stringify({ ts: '2026-11-29T10:00:00.000Z', kind: 'state', state: 'running' }) + '\n');
+    const r = await berth(h, ['status', '--json']);
+    const s = JSON.parse(r.out);
+    expect(s.state).toBe('error');
+    expect(s.error.message).toMatch(/the VM is gone: the last recorded state was "running"/);
+    for (const f of ['qemu.pid', 'supervisor.pid', 'docker.sock']) expect(fs.existsSync(path.join(dir, f)), f).toBe(false);
+  });
+
+  it('stop with nothing running says so and succeeds', async () => {
+    const r = await berth(home(), ['stop']);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/not running/);
+  });
+});
+
+describe('bad input starts nothing and changes nothing', () => {
+  it('a broken berth.yaml: exit 1, the key and line named, file untouched, no process left', async () => {
+    const h = home();
+    const dir = path.join(h, 'default');
+    fs.mkdirSync(dir, { recursive: true });
+    const yaml = 'cpus: 2\nmemoryGiB: lots\n';
+    fs.writeFileSync(path.join(dir, 'berth.yaml'), yaml);
+    const r = await berth(h, ['start']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/memoryGiB \(line 2\): must be a number, got string/);
+    expect(r.err).toMatch(/hint: Fix berth.yaml \(nothing was changed or started\)/);
+    expect(fs.readFileSync(path.join(dir, 'berth.yaml'), 'utf8')).toBe(yaml);
+    expect(fs.existsSync(path.join(dir, 'disk.qcow2'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'qemu.pid'))).toBe(false);
+  });
+
+  it('a BERTH_HOME too long for unix sockets is refused with the fix', async () => {
+    const h = path.join(home(), 'x'.repeat(90));
+    const r = await berth(h, ['start', '--foreground']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/socket path is \d+ bytes, over the 103-byte limit/);
+    expect(r.err).toMatch(/Set BERTH_HOME to a shorter directory/);
+  });
+});
