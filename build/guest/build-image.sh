@@ -6,6 +6,10 @@
 # packages.txt and resources/guest/) is unchanged, so a second run is instant.
 set -euo pipefail
 
+# Everything runs inside main(), which bash parses whole before running: editing this file while
+# a build runs cannot corrupt that build.
+main() {
+
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 arch=${1:-}
@@ -38,6 +42,13 @@ recipe_hash() {
 }
 hash=$(recipe_hash)
 out="$cache/$arch-$hash"
+mkdir -p "$cache"
+# One build per arch at a time (the app, the CLI and the tests may all ask for the image at once).
+exec 9>"$cache/.lock-$arch"
+if ! flock -n 9; then
+  echo "build-image: waiting for another build of $arch" >&2
+  flock 9
+fi
 if [ -f "$out/manifest.json" ]; then
   [ $print_dir = 1 ] && echo "$out" || echo "build-image: cached $out"
   exit 0
@@ -223,3 +234,5 @@ mv "$stage" "$out"
 echo "build-image: built $out in ${secs}s (root $(du -sm "$root" | cut -f1) MB, disk $(du -m "$out/base.qcow2" | cut -f1) MB)" >&2
 [ $print_dir = 1 ] && echo "$out"
 exit 0
+}
+main "$@"
