@@ -4,7 +4,7 @@
 # Usage: npm test   (BERTH_TEST_LAYERS="static unit integration e2e aarch64" to pick layers)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-layers=${BERTH_TEST_LAYERS:-static unit integration e2e aarch64}
+layers=${BERTH_TEST_LAYERS:-static unit packaging integration e2e aarch64}
 out=tests/artifacts/results
 mkdir -p "$out"
 rm -f "$out"/*.json
@@ -50,6 +50,12 @@ if has unit; then
   note "unit tests (no VM)"
   npx vitest run --config tests/vitest.unit.mts --reporter=default --reporter=json --outputFile="$out/unit.json"
   count_vitest "$out/unit.json" $?
+fi
+
+if has packaging; then
+  note "packaging (electron-builder against a stand-in Electron dist)"
+  npx vitest run --config tests/vitest.packaging.mts --reporter=default --reporter=json --outputFile="$out/packaging.json"
+  count_vitest "$out/packaging.json" $?
 fi
 
 if has integration || has e2e || has aarch64; then

@@ -114,6 +114,8 @@ describe('the stock docker CLI through the forwarded socket', () => {
     expect(run.exitCode, String(run.stderr)).toBe(0);
     const logs = await docker(inst, ['logs', '-f', 'counter']);
     expect(String(logs.stdout).trim().split('\n')).toEqual(['line1', 'line2', 'line3']);
+    // The log stream ends when the output closes; the exit is recorded a moment later.
+    expect(String((await docker(inst, ['wait', 'counter'])).stdout).trim()).toBe('0');
     const ps = await docker(inst, ['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
     expect(String(ps.stdout)).toMatch(/counter Exited \(0\)/);
     expect((await docker(inst, ['rm', 'counter'])).exitCode).toBe(0);

@@ -360,7 +360,7 @@ async function attempt(entry: DownloadEntry, dir: string, partial: string, state
           await discard(dir, partial);
           throw new ImageError('size', `${entry.url} sent more than the ${entry.size} bytes the manifest says`, 'The published image does not match this Berth version’s manifest; update Berth or use `--image PATH`.');
         }
-        await fh.write(chunk);
+        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
         state.hash.update(chunk);
         state.offset += chunk.length;
         state.downloaded += chunk.length;
