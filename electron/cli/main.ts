@@ -229,7 +229,9 @@ async function cmdShell(p: InstancePaths, args: string[]): Promise<number> {
   }
   const cmd = args[0] === '--' ? args.slice(1) : args;
   const tty = process.stdin.isTTY ? ['-t'] : ['-T'];
-  const child = spawn('ssh', ['-F', p.sshConfig, ...tty, 'berth', ...(cmd.length ? ['--', ...cmd] : [])], { stdio: 'inherit' });
+  // ssh hands the remote shell one string: quote each word so `berth shell -- sh -c 'a b'` keeps its words.
+  const remote = cmd.map((w) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const child = spawn('ssh', ['-F', p.sshConfig, ...tty, 'berth', ...(remote ? ['--', remote] : [])], { stdio: 'inherit' });
   return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }
 

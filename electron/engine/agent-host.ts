@@ -86,6 +86,10 @@ export class AgentHost extends EventEmitter<{ message: [FromAgent]; exit: [strin
     p.send(init);
   }
 
+  send(m: ToAgent): void {
+    this.proc?.send(m);
+  }
+
   exec(cmd: string, opts: { stdin?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const p = this.proc;
     if (!p) return Promise.reject(new BerthFailure('E_AGENT', 'host agent is not running', 'Start Docker first.'));

@@ -10,7 +10,7 @@ import type { EventName, Events, Envelope, Method, Params, Result } from '../sha
 import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS, foreignArchOf } from '../shared/status.js';
-import type { Accel, EmulationStatus, MountInfo, StepName, StepRecord, Status, VmError, VmState } from '../shared/status.js';
+import type { Accel, EmulationStatus, MountInfo, PortForward, StepName, StepRecord, Status, VmError, VmState } from '../shared/status.js';
 import { chooseAccel, hostOfProcess, rememberAccel } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
@@ -85,6 +85,7 @@ export class Supervisor implements Backend {
   private stopping: Promise<Status> | null = null;
   private abortStart = false;
   private mounts: MountInfo[] = [];
+  private ports: PortForward[] = [];
   private emulation: EmulationStatus;
   private agentRestarts = 0;
 
@@ -181,7 +182,7 @@ export class Supervisor implements Backend {
         ...(this.run ? { qemu: this.run.pid } : {}),
         ...(this.agent.pid ? { agent: this.agent.pid } : {}),
       },
-      ports: [],
+      ports: this.ports,
       mounts: this.mounts,
       emulation: { ...this.emulation },
       restartNeeded: this.restartNeeded(),
@@ -529,6 +530,7 @@ export class Supervisor implements Backend {
         bootId: run.bootId,
         dockerSocket: this.paths.docker,
         deadlineMs: timeoutMs,
+        ports: run.settings.ports,
       });
     });
   }
@@ -536,6 +538,11 @@ export class Supervisor implements Backend {
   private onAgentMessage(m: FromAgent): void {
     if (m.type === 'step') {
       if (this.state === 'starting') this.stepUpdate(m.name, m.state, m.detail);
+    } else if (m.type === 'ports') {
+      this.ports = m.ports;
+      this.log.append('ports', { ports: m.ports.map((p) => `${p.hostPort}:${p.guestPort}:${p.state}`) });
+      this.bus.emit('ports', m.ports);
+      this.emitStatus();
     } else if (m.type === 'log') {
       this.bus.emit('log', { source: 'agent', line: m.line });
     } else if (m.type === 'ssh') {
@@ -559,13 +566,15 @@ export class Supervisor implements Backend {
     if (this.state !== 'running' && this.state !== 'degraded') return;
     // The VM is fine; bring the agent back (the Docker socket is down meanwhile: say so).
     this.degradedReason = `host agent ${why}; restarting it`;
+    this.ports = [];
+    this.bus.emit('ports', []);
     this.setState('degraded');
     this.agentRestarts++;
     const delay = Math.min(5000, 100 * 2 ** Math.min(this.agentRestarts, 6));
     setTimeout(() => {
       const run = this.run;
       if (!run || (this.state !== 'degraded' && this.state !== 'running')) return;
-      this.agent.start({ type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs: 120_000, quiet: true });
+      this.agent.start({ type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs: 120_000, quiet: true, ports: run.settings.ports });
     }, delay);
   }
 
@@ -640,6 +649,7 @@ export class Supervisor implements Backend {
     resolveMounts(next.mounts, currentHost());
     saveSettings(this.paths.settings, next);
     this.log.append('settings', { keys: Object.keys(patch) });
+    if (patch.ports && this.agent.pid) this.agent.send({ type: 'ports-config', ports: next.ports });
     if (patch.emulation && patch.emulation.enabled !== cur.emulation.enabled && (this.state === 'running' || this.state === 'degraded')) {
       await this.setEmulation(next.emulation.enabled);
     }
@@ -675,6 +685,8 @@ export class Supervisor implements Backend {
     const how = await this.shutdownQemu(force);
     await this.cleanupFiles();
     this.run = null;
+    this.ports = [];
+    this.bus.emit('ports', []);
     this.mounts = this.mounts.map((m) => ({ ...m, state: 'pending' }));
     this.steps = freshSteps();
     this.error = undefined;
@@ -725,6 +737,8 @@ export class Supervisor implements Backend {
   /** After a failure: stop whatever this start brought up, in reverse order. */
   private async teardown(): Promise<void> {
     await this.agent.stop();
+    this.ports = [];
+    this.bus.emit('ports', []);
     if (this.run && isAlive(this.run.pid)) {
       await this.shutdownQemu(true).catch(() => undefined);
     }

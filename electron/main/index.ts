@@ -7,6 +7,7 @@ import { app, dialog, powerMonitor, session, shell } from 'electron';
 import { DEFAULT_INSTANCE } from '../shared/files.js';
 import { instancePaths } from '../engine/instance.js';
 import type { Backend } from '../engine/backend.js';
+import type { ConsoleSessions } from './console.js';
 import { withConsoles } from './app-backend.js';
 import { electronForker } from './agent-forker.js';
 import { openEngine } from './engine-link.js';
@@ -43,9 +44,12 @@ async function main(): Promise<void> {
   const instance = process.env.BERTH_INSTANCE || DEFAULT_INSTANCE;
   const paths = instancePaths(instance);
   const rendererDir = path.join(appRoot(), 'renderer', 'dist');
-  const windows = new WindowManager(rendererDir, path.join(here, '..', 'preload', 'index.cjs'), contractArgument());
+  let backend: Backend & { consoles: ConsoleSessions };
+  // the console window's shells end with it
+  const windows = new WindowManager(rendererDir, path.join(here, '..', 'preload', 'index.cjs'), contractArgument(), (kind) => {
+    if (kind === 'console') backend?.consoles.closeAll();
+  });
 
-  let backend: Backend;
   try {
     const link = await openEngine(instance, electronForker);
     log(link.hosted ? `supervising instance ${instance} in this process` : `attached to the supervisor of instance ${instance}`);
@@ -62,10 +66,10 @@ async function main(): Promise<void> {
   const tray: TrayController = new TrayController(
     backend,
     {
-      start: () => void tray.run(() => backend.invoke('vm.start', {})),
-      stop: () => void tray.run(() => backend.invoke('vm.stop', {})),
-      restart: () => void tray.run(() => backend.invoke('vm.restart', {})),
-      setEmulation: (enabled) => void tray.run(() => backend.invoke('emulation.set', { enabled })),
+      start: () => void tray.run('start', () => backend.invoke('vm.start', {})),
+      stop: () => void tray.run('stop', () => backend.invoke('vm.stop', {})),
+      restart: () => void tray.run('restart', () => backend.invoke('vm.restart', {})),
+      setEmulation: (enabled) => void tray.run('emulation', () => backend.invoke('emulation.set', { enabled })),
       openPort: (port) => {
         const url = `http://localhost:${port}/`;
         if (isAllowedExternal(url)) void shell.openExternal(url);

@@ -18,11 +18,16 @@ export interface TrayOptions {
   actions: TrayActions;
   /** the latest progress event while starting (boot/image), shown next to the step */
   progress?: Progress | null;
-  /** a request is in flight (start/stop/restart/emulation): actions are disabled until it answers */
-  busy?: boolean;
+  /**
+   * the request in flight, if any: other actions wait for its answer — except Stop, which may
+   * cancel a start (vm.start answers only once Docker is up, which can take minutes)
+   */
+  pending?: TrayAction | null;
   /** ports from the latest `ports` event (newer than status.ports) */
   ports?: PortForward[];
 }
+
+export type TrayAction = 'start' | 'stop' | 'restart' | 'emulation';
 
 export type TrayIconState = 'stopped' | 'starting' | 'running' | 'stopping' | 'error';
 
@@ -115,10 +120,12 @@ function portsMenu(ports: PortForward[], up: boolean, openPort: (port: number) =
 export function trayTemplate(status: Status | null, opts: TrayOptions): MenuItemConstructorOptions[] {
   const a = opts.actions;
   const state: VmState | null = status?.state ?? null;
-  const busy = opts.busy === true;
+  const pending = opts.pending ?? null;
+  const busy = pending !== null;
   const up = state === 'running' || state === 'degraded';
   const canStart = !busy && (state === 'stopped' || state === 'error');
-  const canStop = !busy && (state === 'starting' || state === 'running' || state === 'degraded' || state === 'error');
+  const stopWaits = pending === 'stop' || pending === 'emulation';
+  const canStop = !stopWaits && (state === 'starting' || state === 'running' || state === 'degraded' || state === 'error');
   const canRestart = !busy && (state === 'running' || state === 'degraded' || state === 'error');
   const canEmulate = !busy && state !== null && state !== 'starting' && state !== 'stopping';
 

@@ -5,14 +5,14 @@ import { Menu, Tray, nativeImage } from 'electron';
 import type { Backend } from '../engine/backend.js';
 import type { PortForward, Progress, Status } from '../shared/status.js';
 import { trayIconFile, trayIconState, trayTemplate, trayTooltip } from './tray-template.js';
-import type { TrayActions } from './tray-template.js';
+import type { TrayAction, TrayActions } from './tray-template.js';
 
 export class TrayController {
   private readonly tray: Tray;
   private status: Status | null = null;
   private ports: PortForward[] | undefined;
   private progress: Progress | null = null;
-  private busy = false;
+  private pending: TrayAction | null = null;
   private readonly offs: Array<() => void> = [];
 
   constructor(
@@ -23,8 +23,10 @@ export class TrayController {
     this.tray = new Tray(this.icon());
     this.offs.push(
       backend.on('status', (s) => {
+        const up = s.state === 'running' || s.state === 'degraded';
+        // a `ports` event is newer than a snapshot without ports; a VM that is not up has none
+        if (!up || s.ports.length > 0) this.ports = undefined;
         this.status = s;
-        this.ports = undefined;
         if (s.state !== 'starting') this.progress = null;
         this.render();
       }),
@@ -49,14 +51,14 @@ export class TrayController {
     }
   }
 
-  /** Runs an action with the menu's actions disabled until it answers. */
-  async run(fn: () => Promise<unknown>): Promise<void> {
-    this.busy = true;
+  /** Runs an action; the menu shows it as pending until it answers (or a later action replaces it). */
+  async run(action: TrayAction, fn: () => Promise<unknown>): Promise<void> {
+    this.pending = action;
     this.render();
     try {
       await fn();
     } finally {
-      this.busy = false;
+      if (this.pending === action) this.pending = null;
       this.render();
     }
   }
@@ -71,7 +73,7 @@ export class TrayController {
     if (this.tray.isDestroyed()) return;
     this.tray.setImage(this.icon());
     this.tray.setToolTip(trayTooltip(this.status));
-    const opts = { actions: this.actions, busy: this.busy, progress: this.progress, ...(this.ports ? { ports: this.ports } : {}) };
+    const opts = { actions: this.actions, pending: this.pending, progress: this.progress, ...(this.ports ? { ports: this.ports } : {}) };
     this.tray.setContextMenu(Menu.buildFromTemplate(trayTemplate(this.status, opts)));
   }
 

@@ -95,6 +95,8 @@ export class WindowManager {
     private readonly rendererDir: string,
     private readonly preload: string,
     private readonly contractArg: string,
+    /** called after a window of that kind closed (e.g. to end the console's shells) */
+    private readonly onClosed: (kind: WindowKind) => void = () => undefined,
   ) {}
 
   show(kind: WindowKind): BrowserWindow {
@@ -108,7 +110,10 @@ export class WindowManager {
     const win = new BrowserWindow(windowOptions(kind, { preload: this.preload, contractArg: this.contractArg, dark: nativeTheme.shouldUseDarkColors }));
     hardenWebContents(win.webContents, (url) => void shell.openExternal(url));
     win.once('ready-to-show', () => win.show());
-    win.on('closed', () => this.windows.delete(kind));
+    win.on('closed', () => {
+      this.windows.delete(kind);
+      this.onClosed(kind);
+    });
     this.windows.set(kind, win);
     void win.loadFile(path.join(this.rendererDir, PAGES[kind]));
     return win;

@@ -6,6 +6,7 @@ import type net from 'node:net';
 import type { StepName } from '../../shared/status.js';
 import { dockerPing, serveDockerSocket } from './docker-socket.js';
 import type { AgentInit, FromAgent, ToAgent } from './protocol.js';
+import { PortForwarder } from './ports.js';
 import { SshLink } from './ssh-link.js';
 
 type Port = { send(m: FromAgent): void; onMessage(fn: (m: ToAgent) => void): void };
@@ -24,6 +25,7 @@ const port = processPort();
 const log = (line: string) => port.send({ type: 'log', line });
 let link: SshLink | null = null;
 let dockerServer: net.Server | null = null;
+let ports: PortForwarder | null = null;
 
 async function retryUntil(deadline: number, what: string, fn: () => Promise<boolean>): Promise<void> {
   let last = '';
@@ -69,6 +71,8 @@ async function ladder(init: AgentInit): Promise<void> {
     step('socket', 'running');
     dockerServer = await serveDockerSocket(init.dockerSocket, link, log);
     step('socket', 'done', init.dockerSocket);
+    ports = new PortForwarder(link, init.ports, (list) => port.send({ type: 'ports', ports: list }), log);
+    await ports.start().catch((e: Error) => log(`ports: watcher failed to start: ${e.message}`));
     port.send({ type: 'ready' });
   } catch (e) {
     step(current, 'failed', (e as Error).message);
@@ -82,6 +86,8 @@ async function reconnect(init: AgentInit): Promise<void> {
   try {
     await link.connectUntil(Date.now() + 24 * 3600_000, () => undefined);
     port.send({ type: 'ssh', up: true });
+    // The watcher's channel died with the connection: forwards come back by themselves.
+    await ports?.start().catch((e: Error) => log(`ports: watcher restart failed: ${e.message}`));
   } catch (e) {
     log(`ssh reconnect failed: ${(e as Error).message}`);
   } finally {
@@ -105,7 +111,11 @@ port.onMessage((m) => {
         (e: Error) => port.send({ type: 'exec-result', id: m.id, code: null, stdout: '', stderr: '', error: e.message }),
       );
       break;
+    case 'ports-config':
+      ports?.setRules(m.ports);
+      break;
     case 'shutdown':
+      ports?.stop();
       dockerServer?.close();
       link?.close();
       setTimeout(() => process.exit(0), 50);

@@ -11,6 +11,8 @@ export interface AgentInit {
   dockerSocket: string;
   /** give up on the ladder after this long */
   deadlineMs: number;
+  /** port-forwarding rules from berth.yaml */
+  ports: { ignore: number[]; map: Record<string, number> };
   /** true when attaching to a VM that was already up (adopt / agent restart): skip nothing, but no step events */
   quiet?: boolean;
 }
@@ -18,6 +20,7 @@ export interface AgentInit {
 export type ToAgent =
   | AgentInit
   | { type: 'exec'; id: number; cmd: string; stdin?: string; timeoutMs: number }
+  | { type: 'ports-config'; ports: { ignore: number[]; map: Record<string, number> } }
   | { type: 'shutdown' };
 
 export type FromAgent =
