@@ -42,7 +42,7 @@ fi
 
 if has static; then
   note "static checks"
-  npx eslint --max-warnings 0 electron renderer/src tests bench; count_check "eslint (folder import rules, DESIGN §2)" $?
+  npx eslint --max-warnings 0 electron renderer/src tests $([ -d bench ] && echo bench); count_check "eslint (folder import rules, DESIGN §2)" $?
   if [ -f renderer/tsconfig.json ]; then npx tsc -p renderer/tsconfig.json --noEmit; count_check "renderer typecheck" $?; fi
 fi
 

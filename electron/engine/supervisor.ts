@@ -27,6 +27,7 @@ import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
 import { buildQemuCommand } from './qemu-args.js';
 import type { QemuHost } from './qemu-args.js';
+import { findQemu, probeHvfHost } from './qemu-binary.js';
 import { connectQmp, freePort, isAlive, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
 import type { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
@@ -41,6 +42,8 @@ export interface SupervisorOptions {
   env?: NodeJS.ProcessEnv;
   /** how long the whole start may take before it is called failed */
   startTimeoutMs?: number;
+  /** Electron's process.resourcesPath: the bundled QEMU lives under <resources>/qemu/ */
+  resourcesPath?: string;
 }
 
 /** The marker the guest's initrd prints first: the kernel is up and running our code. */
@@ -70,6 +73,7 @@ export class Supervisor implements Backend {
   private readonly host: QemuHost;
   private readonly env: NodeJS.ProcessEnv;
   private readonly startTimeoutMs: number;
+  private readonly resourcesPath: string | undefined;
 
   private state: VmState = 'stopped';
   private steps: StepRecord[] = freshSteps();
@@ -95,6 +99,7 @@ export class Supervisor implements Backend {
     this.host = opts.host ?? hostOfProcess();
     this.env = opts.env ?? process.env;
     this.startTimeoutMs = opts.startTimeoutMs ?? 5 * 60_000;
+    this.resourcesPath = opts.resourcesPath;
     ensureInstanceDir(this.paths);
     this.log = new EventLog(this.paths.events);
     this.agent = new AgentHost(this.forker, this.paths.agentLog);
@@ -312,13 +317,19 @@ export class Supervisor implements Backend {
         ...(settings.emulation.cpu ? { emulationCpu: settings.emulation.cpu } : {}),
         guestArch: settings.arch,
       });
+      // QEMU: the bundled one first, then BERTH_QEMU / PATH, each version-checked.
+      const qemu = await findQemu({ arch: settings.arch, ...(this.resourcesPath ? { resourcesPath: this.resourcesPath } : {}), envPath: this.env.PATH });
+      const hvf = await probeHvfHost();
       let choice = chooseAccel(this.host, settings.arch, this.paths.cache, this.env);
+      if (choice.accel === 'hvf' && !hvf.hvSupport) choice = { accel: 'tcg', probe: false, note: hvf.notes.join('; ') };
       if (choice.note) this.accelNote = choice.note;
+      const qemuBin = { path: qemu.path, dataDir: qemu.dataDir, hvfCpu: hvf.cpuModel };
+      this.log.append('qemu-binary', { path: qemu.path, source: qemu.source, version: qemu.version.text, notes: qemu.notes });
       for (;;) {
         const sshPort = await freePort();
         writeSshConfig(this.paths, ssh, sshPort);
         try {
-          await this.launchQemu(settings, image, choice.accel, sshPort, bootId, ssh, tags);
+          await this.launchQemu(settings, image, choice.accel, sshPort, bootId, ssh, tags, qemuBin);
         } catch (e) {
           if (!choice.probe) throw e;
           const reason = `QEMU failed to start with ${choice.accel}: ${this.qemuOutput() || (e as Error).message}`;
@@ -413,7 +424,16 @@ export class Supervisor implements Backend {
     return !!c && c.exitCode === null && c.signalCode === null;
   }
 
-  private async launchQemu(settings: Settings, image: GuestImage, accel: Accel, sshPort: number, bootId: string, ssh: SshMaterial, mounts: { tag: string; location: string; writable: boolean }[]): Promise<void> {
+  private async launchQemu(
+    settings: Settings,
+    image: GuestImage,
+    accel: Accel,
+    sshPort: number,
+    bootId: string,
+    ssh: SshMaterial,
+    mounts: { tag: string; location: string; writable: boolean }[],
+    qemuBin: { path: string; dataDir: string | undefined; hvfCpu: 'host' | 'max' },
+  ): Promise<void> {
     for (const f of [this.paths.qmp, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
     // A fresh serial log per boot: the kernel marker must come from *this* boot.
     const prevSerial = this.paths.serialLog + '.1';
@@ -422,6 +442,7 @@ export class Supervisor implements Backend {
       host: this.host,
       guest: settings.arch,
       accel,
+      hvfCpu: qemuBin.hvfCpu,
       cpus: settings.cpus,
       memoryGiB: settings.memoryGiB,
       sshPort,
@@ -438,6 +459,8 @@ export class Supervisor implements Backend {
         pidfile: this.paths.qemuPid,
       },
     });
+    cmd.binary = qemuBin.path;
+    if (qemuBin.dataDir) cmd.args.unshift('-L', qemuBin.dataDir);
     writeFileAtomic(this.paths.qemuArgs, JSON.stringify(cmd, null, 2));
     this.qemuLogOffset = fs.existsSync(this.paths.qemuLog) ? fs.statSync(this.paths.qemuLog).size : 0;
     const child = spawnQemu(cmd, this.paths.qemuLog);
