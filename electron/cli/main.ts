@@ -116,6 +116,10 @@ async function cmdStart(p: InstancePaths, args: string[]): Promise<number> {
 }
 
 function reportStart(s: Status): number {
+  if (s.state === 'stopped') {
+    err('berth: start cancelled: the VM was stopped while it was starting (state is stopped)');
+    return 1;
+  }
   if (s.state !== 'running' && s.state !== 'degraded') return fail(s);
   err(`Docker is ready in ${((s.readyMs ?? 0) / 1000).toFixed(1)} s (${s.arch}, ${s.accel?.toUpperCase() ?? '?'}${s.accelNote ? `: ${s.accelNote}` : ''})`);
   out(`DOCKER_HOST=${s.dockerHost}`);

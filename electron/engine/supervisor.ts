@@ -28,8 +28,8 @@ import type { InstancePaths } from './instance.js';
 import { buildQemuCommand } from './qemu-args.js';
 import type { QemuHost } from './qemu-args.js';
 import { findQemu, probeHvfHost } from './qemu-binary.js';
-import { connectQmp, freePort, isAlive, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
-import type { QmpClient } from './qmp.js';
+import { connectQmp, freePort, isAlive, isQemuPid, readPid, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
+import { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
@@ -194,6 +194,12 @@ export class Supervisor implements Backend {
       serialLog: this.paths.serialLog,
     };
     if (this.run) st.accel = this.run.accel;
+    try {
+      const d = fs.statSync(this.paths.disk);
+      st.diskUsage = { fileBytes: d.blocks * 512, virtualBytes: (s?.diskGiB ?? 0) * 2 ** 30 };
+    } catch {
+      // no disk yet
+    }
     if (this.accelNote) st.accelNote = this.accelNote;
     if (this.error) st.error = this.error;
     if (this.startedAt) st.startedAt = this.startedAt;
@@ -287,6 +293,20 @@ export class Supervisor implements Backend {
       checkSocketPaths(this.paths);
       this.emulation = { enabled: settings.emulation.enabled, state: 'unknown', foreignArch: foreignArchOf(settings.arch) };
       this.setState('starting', { arch: settings.arch });
+
+      if (await this.tryAdopt()) {
+        current = 'ssh';
+        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs), (s) => (current = s));
+        current = 'apply';
+        this.stepUpdate('apply', 'running');
+        await this.applyGuestState(this.run!.settings);
+        this.stepUpdate('apply', 'done');
+        this.readyMs = Date.now() - this.startT0;
+        this.startedAt = new Date().toISOString();
+        this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, adopted: true });
+        this.startClockWatch();
+        return this.status();
+      }
 
       this.stepUpdate('image', 'running');
       const image = await this.imageFor(settings);
@@ -382,10 +402,15 @@ export class Supervisor implements Backend {
       this.readyMs = Date.now() - this.startT0;
       this.startedAt = new Date().toISOString();
       this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel });
+      this.startClockWatch();
       return this.status();
     } catch (e) {
       if (e instanceof Aborted) {
+        // A stop arrived mid-start: undo what this start brought up and end in a defined state.
         this.log.append('start-cancelled', { step: current });
+        await this.teardown();
+        this.steps = freshSteps();
+        this.setState('stopped', { cancelled: true });
         return this.status();
       }
       const err = toBerthError(e, 'E_INTERNAL');
@@ -420,8 +445,45 @@ export class Supervisor implements Backend {
   }
 
   private qemuUp(): boolean {
-    const c = this.run?.child;
-    return !!c && c.exitCode === null && c.signalCode === null;
+    const r = this.run;
+    if (!r) return false;
+    if (r.child) return r.child.exitCode === null && r.child.signalCode === null;
+    return isAlive(r.pid);
+  }
+
+  /**
+   * A VM whose supervisor died (crash, kill -9) keeps running. The next start adopts it instead of
+   * booting a second QEMU on the same disk: reconnect QMP, restart the agent, walk the guest steps.
+   */
+  private async tryAdopt(): Promise<boolean> {
+    const pid = readPid(this.paths.qemuPid);
+    if (!pid || !isAlive(pid) || !isQemuPid(pid)) return false;
+    let st: { sshPort: number; bootId: string; accel: Accel; imageDir: string; settings: Settings; startedAt: string };
+    try {
+      st = JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as typeof st;
+    } catch {
+      return false;
+    }
+    this.log.append('adopt', { pid });
+    this.stepUpdate('image', 'done', 'adopted a running VM');
+    this.stepUpdate('disk', 'done', 'in use by the running VM');
+    const qmp = await QmpClient.connect(this.paths.qmp, 5000);
+    const ssh = await ensureSshMaterial(this.paths);
+    const image = readImageDir(st.imageDir, st.settings.arch);
+    this.run = { child: null, pid, qmp, sshPort: st.sshPort, bootId: st.bootId, accel: st.accel, image, settings: st.settings, ssh };
+    this.mounts = resolveMounts(st.settings.mounts, currentHost(), false).map((m) => ({ ...m, state: 'pending' as const }));
+    this.stepUpdate('qemu', 'done', `adopted pid ${pid}`);
+    this.stepUpdate('kernel', 'done', 'already running');
+    // Not our child: watch the pid and the QMP socket instead of an exit event.
+    const watch = setInterval(() => {
+      if (this.run?.pid !== pid) return clearInterval(watch);
+      if (!isAlive(pid)) {
+        clearInterval(watch);
+        this.onQemuGone(`exited (adopted pid ${pid})`);
+      }
+    }, 250);
+    qmp.on('event', (ev) => this.onQmpEvent(ev.event));
+    return true;
   }
 
   private async launchQemu(
@@ -468,7 +530,7 @@ export class Supervisor implements Backend {
       child.once('error', (e) => reject(new BerthFailure('E_QEMU', `cannot run ${cmd.binary}: ${e.message}`, `Install QEMU (${cmd.binary}) or check PATH.`))),
     );
     this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh };
-    writeFileAtomic(this.paths.state, JSON.stringify({ pid: child.pid, sshPort, bootId, accel, startedAt: new Date().toISOString() }));
+    writeFileAtomic(this.paths.state, JSON.stringify({ pid: child.pid, sshPort, bootId, accel, imageDir: image.dir, settings, startedAt: new Date().toISOString() }));
     child.once('exit', (code, signal) => this.onQemuExit(child, code, signal));
     const qmp = await Promise.race([connectQmp(this.paths.qmp, Date.now() + 15_000, () => this.qemuUp()), spawnError]).catch((e: unknown) => {
       const why = this.qemuOutput();
@@ -479,7 +541,7 @@ export class Supervisor implements Backend {
       throw e;
     });
     this.run.qmp = qmp;
-    qmp.on('event', (ev) => this.log.append('qmp-event', { event: ev.event }));
+    qmp.on('event', (ev) => this.onQmpEvent(ev.event));
   }
 
   private qemuLogOffset = 0;
@@ -502,8 +564,11 @@ export class Supervisor implements Backend {
 
   private onQemuExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.run?.child !== child) return;
-    const why = signal ? `killed by ${signal}` : `exited with code ${code}`;
     this.log.append('qemu-exit', { code, signal });
+    this.onQemuGone(signal ? `killed by ${signal}` : `exited with code ${code}`);
+  }
+
+  private onQemuGone(why: string): void {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     if (this.state === 'starting') return; // the ladder notices and reports with the failing step
     // The VM died under us: say so at once, with the exit reason and where to look.
@@ -515,6 +580,49 @@ export class Supervisor implements Backend {
       at: new Date().toISOString(),
     };
     void this.teardown().then(() => this.setState('error', { error: this.error }));
+  }
+
+  private onQmpEvent(event: string): void {
+    this.log.append('qmp-event', { event });
+    // The guest clock stood still while the VM was paused (host sleep, QMP stop): set it at once.
+    if (event === 'RESUME' && (this.state === 'running' || this.state === 'degraded')) void this.syncClock('resume');
+  }
+
+  private clockTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Every 15 s compare the guest clock with the host's and correct a drift over 1 s: a VM frozen by
+   * host sleep (or SIGSTOP) wakes with its clock in the past. One tiny SSH exec, no guest daemon.
+   */
+  private startClockWatch(): void {
+    if (this.clockTimer) clearInterval(this.clockTimer);
+    let busy = false;
+    this.clockTimer = setInterval(() => {
+      if (this.state !== 'running' && this.state !== 'degraded') {
+        if (this.clockTimer) clearInterval(this.clockTimer);
+        this.clockTimer = null;
+        return;
+      }
+      if (busy || !this.agent.pid) return;
+      busy = true;
+      this.agent
+        .exec('date -u +%s.%N', { timeoutMs: 5000 })
+        .then(async (r) => {
+          const skew = Number(r.stdout.trim()) * 1000 - Date.now();
+          if (Number.isFinite(skew) && Math.abs(skew) > 1000) await this.syncClock(`drift ${Math.round(skew)} ms`);
+        })
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, 15_000);
+    this.clockTimer.unref();
+  }
+
+  async syncClock(why: string): Promise<void> {
+    const r = await this.agent
+      .exec(`date -u -s @${(Date.now() / 1000).toFixed(3)} >/dev/null && hwclock --systohc 2>/dev/null; date -u +%s.%N`, { timeoutMs: 10_000 })
+      .catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
+    const guest = Number(r.stdout.trim());
+    this.log.append('clock-sync', { why, ok: r.code === 0, skewMs: Number.isFinite(guest) ? Math.round(guest * 1000 - Date.now()) : null });
   }
 
   private agentWaiter: { step: (m: FromAgent) => void } | null = null;
@@ -576,6 +684,7 @@ export class Supervisor implements Backend {
       } else if (m.up && this.state === 'degraded') {
         this.degradedReason = undefined;
         this.setState('running');
+        void this.syncClock('ssh reconnected');
       }
     } else if (m.type === 'ready' && this.state === 'degraded') {
       this.degradedReason = undefined;

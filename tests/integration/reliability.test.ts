@@ -1,0 +1,181 @@
+// Fault injection against one real VM: QEMU, the agent and the supervisor killed; races between
+// start and stop; a frozen VM's clock; discard shrinking the disk. The state must always be true.
+import { execa } from 'execa';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Status } from '../../electron/shared/status.js';
+import { berth, busyboxTar, docker, listQemuPids, newInstance } from './harness.js';
+
+const inst = newInstance('rel');
+const IMG = 'berth-test/busybox:rel';
+
+async function status(): Promise<Status> {
+  return JSON.parse(String((await berth(inst, ['status', '--json'])).stdout)) as Status;
+}
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms: number, every = 50): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+function events(): { ts: string; kind: string; [k: string]: unknown }[] {
+  return fs.readFileSync(path.join(inst.dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+const pidOf = (f: string) => Number(fs.readFileSync(path.join(inst.dir, f), 'utf8').trim());
+
+beforeAll(async () => {
+  fs.mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(inst.dir, 'berth.yaml'), 'cpus: 2\nmemoryGiB: 2\nmounts: []\n');
+  const r = await berth(inst, ['start']);
+  if (r.exitCode !== 0) throw new Error(`berth start failed:\n${r.stderr}`);
+  const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), IMG]);
+  if (imp.exitCode !== 0) throw new Error(String(imp.stderr));
+}, 600_000);
+
+afterAll(async () => {
+  await berth(inst, ['stop', '--force']);
+}, 120_000);
+
+describe('host agent killed', () => {
+  it('is restarted within 2 s; the Docker socket works again; QEMU was not restarted', async () => {
+    const before = await status();
+    const qemu = before.pids.qemu!;
+    const agent = before.pids.agent!;
+    const t0 = Date.now();
+    process.kill(agent, 'SIGKILL');
+    const after = await until('a new agent, running', async () => {
+      const s = await status();
+      return s.state === 'running' && s.pids.agent && s.pids.agent !== agent ? s : undefined;
+    }, 10_000, 100);
+    const ms = Date.now() - t0;
+    expect(after.pids.qemu).toBe(qemu);
+    expect(ms).toBeLessThan(2000 + 1500); // + one `berth status` round trip on a loaded 2-core machine
+    const restarted = events().filter((e) => e.kind === 'agent-exit');
+    expect(restarted.length).toBeGreaterThan(0);
+    expect((await docker(inst, ['version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0);
+  });
+});
+
+describe('supervisor killed (headless)', () => {
+  it('status tells the truth from the files, and start re-attaches to the live VM', async () => {
+    const qemu = pidOf('qemu.pid');
+    const sup = pidOf('supervisor.pid');
+    process.kill(sup, 'SIGKILL');
+    await until('the supervisor to die', () => (fs.existsSync(`/proc/${sup}`) ? undefined : true), 5000);
+    const s = await status();
+    expect(s.state).toBe('degraded');
+    expect(s.error?.message).toMatch(new RegExp(`the VM \\(QEMU pid ${qemu}\\) runs but its supervisor is gone`));
+    const r = await berth(inst, ['start']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(listQemuPids(inst.home)).toEqual([qemu]);
+    const s2 = await status();
+    expect(s2.state).toBe('running');
+    expect(s2.pids.qemu).toBe(qemu);
+    expect(events().some((e) => e.kind === 'adopt')).toBe(true);
+    expect((await docker(inst, ['version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0);
+  }, 300_000);
+});
+
+describe('a frozen VM', () => {
+  it('after 60 s frozen (SIGSTOP, like host sleep) the guest clock is corrected within 10 s', async () => {
+    const qemu = pidOf('qemu.pid');
+    process.kill(qemu, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 60_000));
+    process.kill(qemu, 'SIGCONT');
+    const t0 = Date.now();
+    const skew = await until('the guest clock to be right', async () => {
+      const r = await berth(inst, ['shell', '--', 'date', '-u', '+%s.%N']);
+      const d = Number(String(r.stdout).trim()) * 1000 - Date.now();
+      return Math.abs(d) < 1500 ? d : undefined;
+    }, 40_000, 500);
+    expect(Math.abs(skew)).toBeLessThan(1500);
+    expect(Date.now() - t0).toBeLessThan(10_000 + 15_000); // the drift check runs every 15 s
+    expect(events().some((e) => e.kind === 'clock-sync')).toBe(true);
+    expect((await status()).state).toBe('running');
+  }, 180_000);
+});
+
+describe('disk', () => {
+  it('discard: deleting data shrinks the disk file; status shows disk usage', async () => {
+    const size = () => fs.statSync(path.join(inst.dir, 'disk.qcow2')).blocks * 512;
+    const before = size();
+    const w = await berth(inst, ['shell', '--', 'sh', '-c', 'dd if=/dev/urandom of=/var/tmp/fill bs=1M count=300 2>/dev/null && sync']);
+    expect(w.exitCode, String(w.stderr)).toBe(0);
+    const grown = size();
+    expect(grown - before).toBeGreaterThan(250 * 2 ** 20);
+    expect((await status()).diskUsage?.fileBytes).toBeGreaterThanOrEqual(grown - 2 ** 20);
+    const d = await berth(inst, ['shell', '--', 'sh', '-c', 'rm /var/tmp/fill && sync && fstrim -v /']);
+    expect(d.exitCode, String(d.stderr)).toBe(0);
+    const shrunk = await until('the disk file to shrink', () => (size() < grown - 200 * 2 ** 20 ? size() : undefined), 20_000, 500);
+    expect(shrunk).toBeLessThan(grown - 200 * 2 ** 20);
+  }, 180_000);
+});
+
+describe('QEMU killed', () => {
+  it('state becomes error with the exit reason within 1 s; an event is written; the next start is clean and nothing is lost', async () => {
+    // Data synced before the kill must survive it.
+    expect((await docker(inst, ['volume', 'create', 'keep'])).exitCode).toBe(0);
+    const w = await docker(inst, ['run', '--name', 'writer', '-v', 'keep:/data', IMG, 'sh', '-c', 'echo precious > /data/file && sync']);
+    expect(w.exitCode, String(w.stderr)).toBe(0);
+    await berth(inst, ['shell', '--', 'sync']);
+    const listed = String((await docker(inst, ['ps', '-a', '--format', '{{.Names}}'])).stdout).trim().split('\n').sort();
+    const qemu = pidOf('qemu.pid');
+    const killedAt = Date.now();
+    process.kill(qemu, 'SIGKILL');
+    const ev = await until('the error event', () => events().find((e) => e.kind === 'state' && e.state === 'error' && Date.parse(e.ts) >= killedAt - 50), 5000, 20);
+    expect(Date.parse(ev.ts) - killedAt).toBeLessThan(1000);
+    expect((ev.error as { message: string }).message).toMatch(/QEMU killed by SIGKILL while the VM was running/);
+    const s = await until('status error', async () => {
+      const st = await status();
+      return st.state === 'error' ? st : undefined;
+    }, 10_000, 200);
+    expect(s.error?.code).toBe('E_QEMU_EXITED');
+    expect(fs.existsSync(path.join(inst.dir, 'docker.sock'))).toBe(false);
+
+    const r = await berth(inst, ['start']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const read = await docker(inst, ['run', '--rm', '-v', 'keep:/data', IMG, 'cat', '/data/file']);
+    expect(String(read.stdout).trim()).toBe('precious');
+    const again = String((await docker(inst, ['ps', '-a', '--format', '{{.Names}}'])).stdout).trim().split('\n').sort();
+    expect(again).toEqual(listed);
+    const check = await execa('qemu-img', ['check', '-U', path.join(inst.dir, 'disk.qcow2')], { reject: false });
+    expect(String(check.stdout)).toMatch(/No errors were found/);
+  }, 600_000);
+});
+
+describe('races', () => {
+  it('two starts at once: one VM, both succeed; stop during start ends stopped; start during stop ends running', async () => {
+    expect((await berth(inst, ['stop'])).exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 3500));
+    const [a, b] = await Promise.all([berth(inst, ['start']), berth(inst, ['start'])]);
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    expect(listQemuPids(inst.home)).toHaveLength(1);
+
+    expect((await berth(inst, ['stop'])).exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 3500));
+    const starting = berth(inst, ['start']);
+    await until('QEMU to be spawned', () => (listQemuPids(inst.home).length ? true : undefined), 120_000, 100);
+    const stop = await berth(inst, ['stop']);
+    expect(stop.exitCode, String(stop.stderr)).toBe(0);
+    const st = await starting;
+    expect(st.exitCode).toBe(1);
+    expect(String(st.stderr)).toMatch(/state is stopped|cancelled/);
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(listQemuPids(inst.home)).toEqual([]);
+    expect((await status()).state).toBe('stopped');
+
+    const s2 = await berth(inst, ['start']);
+    expect(s2.exitCode).toBe(0);
+    const stopping = berth(inst, ['stop']);
+    await new Promise((r) => setTimeout(r, 300));
+    const s3 = await berth(inst, ['start']);
+    expect((await stopping).exitCode).toBe(0);
+    expect(s3.exitCode, String(s3.stderr)).toBe(0);
+    expect((await status()).state).toBe('running');
+    expect(listQemuPids(inst.home)).toHaveLength(1);
+  }, 900_000);
+});

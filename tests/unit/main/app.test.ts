@@ -1,0 +1,153 @@
+// The app's wiring (electron/main/index.ts) with the whole `electron` module faked and the engine
+// replaced by the dev-only fake backend: lock, Dock, IPC, tray, windows, resume, quit.
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+type Handler = (...a: unknown[]) => unknown;
+
+const h = vi.hoisted(() => {
+  const state = {
+    lock: true,
+    appEvents: new Map<string, Handler>(),
+    powerEvents: new Map<string, Handler>(),
+    handles: new Set<string>(),
+    windows: [] as Array<{ options: Record<string, unknown>; file?: string }>,
+    trays: 0,
+    exitCode: null as number | null,
+    quit: 0,
+    dockHidden: 0,
+  };
+  return { state };
+});
+
+vi.mock('electron', () => {
+  const s = h.state;
+  class BrowserWindow {
+    webContents = { id: s.windows.length + 1, setWindowOpenHandler: vi.fn(), on: vi.fn(), getURL: () => '', isDestroyed: () => false, send: vi.fn() };
+    constructor(options: Record<string, unknown>) {
+      s.windows.push({ options });
+    }
+    once = vi.fn();
+    on = vi.fn();
+    isDestroyed = () => false;
+    isMinimized = () => false;
+    show = vi.fn();
+    focus = vi.fn();
+    destroy = vi.fn();
+    loadFile = vi.fn(async (f: string) => {
+      s.windows.at(-1)!.file = f;
+    });
+  }
+  return {
+    app: {
+      requestSingleInstanceLock: () => s.lock,
+      quit: () => s.quit++,
+      exit: (c: number) => (s.exitCode = c),
+      dock: { hide: () => s.dockHidden++ },
+      whenReady: async () => undefined,
+      on: (e: string, fn: Handler) => s.appEvents.set(e, fn),
+      getAppPath: () => '/Applications/Berth.app/Contents/Resources/app.asar',
+      getLoginItemSettings: () => ({ wasOpenedAtLogin: false }),
+    },
+    dialog: { showErrorBox: vi.fn() },
+    powerMonitor: { on: (e: string, fn: Handler) => s.powerEvents.set(e, fn) },
+    session: { defaultSession: { setPermissionRequestHandler: vi.fn(), setPermissionCheckHandler: vi.fn(), webRequest: { onBeforeRequest: vi.fn() } } },
+    shell: { openExternal: vi.fn() },
+    ipcMain: { handle: (ch: string) => s.handles.add(ch), removeHandler: (ch: string) => s.handles.delete(ch) },
+    BrowserWindow,
+    nativeTheme: { shouldUseDarkColors: false },
+    Tray: class {
+      constructor() {
+        s.trays++;
+      }
+      isDestroyed = () => false;
+      setImage = vi.fn();
+      setToolTip = vi.fn();
+      setContextMenu = vi.fn();
+      destroy = vi.fn();
+    },
+    Menu: { buildFromTemplate: (t: unknown) => t },
+    nativeImage: { createFromPath: () => ({ setTemplateImage: vi.fn() }) },
+    utilityProcess: { fork: vi.fn() },
+  };
+});
+
+const engine = vi.hoisted(() => ({ backend: null as unknown }));
+vi.mock('../../../electron/main/engine-link.js', () => ({
+  openEngine: vi.fn(async () => ({ backend: engine.backend, hosted: true })),
+}));
+
+import { METHODS } from '../../../electron/shared/contract.js';
+import { FakeBackend } from '../../fixtures/fake-backend.js';
+import { makeStatus } from '../../fixtures/status.js';
+
+const flush = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+async function boot(): Promise<FakeBackend> {
+  const fake = new FakeBackend({ status: makeStatus('running') });
+  engine.backend = fake;
+  vi.resetModules();
+  await import('../../../electron/main/index.js');
+  await flush();
+  await flush();
+  return fake;
+}
+
+describe('app lifecycle', () => {
+  beforeEach(() => {
+    const s = h.state;
+    Object.assign(s, { lock: true, trays: 0, exitCode: null, quit: 0, dockHidden: 0, windows: [] });
+    s.appEvents.clear();
+    s.powerEvents.clear();
+    s.handles.clear();
+  });
+
+  it('quits at once when another instance holds the lock', async () => {
+    h.state.lock = false;
+    await boot();
+    expect(h.state.quit).toBe(1);
+    expect(h.state.trays).toBe(0);
+    expect(h.state.handles.size).toBe(0);
+  });
+
+  it('hides the Dock icon, registers the IPC, builds the tray and opens the dashboard', async () => {
+    await boot();
+    expect(h.state.dockHidden).toBe(1);
+    expect([...h.state.handles].sort()).toEqual(METHODS.map((m) => `berth:invoke:${m}`).sort());
+    expect(h.state.trays).toBe(1);
+    expect(h.state.windows).toHaveLength(1);
+    const w = h.state.windows[0]!;
+    expect(w.file).toBe('/Applications/Berth.app/Contents/Resources/app.asar/renderer/dist/index.html');
+    expect(w.options.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false });
+    expect((w.options.webPreferences as { preload: string }).preload).toMatch(/dist\/electron\/preload\/index\.cjs$|electron\/preload\/index\.cjs$/);
+    // a second launch shows the dashboard instead of starting another app
+    expect(h.state.appEvents.has('second-instance')).toBe(true);
+  });
+
+  it('refreshes the status when the Mac wakes up', async () => {
+    const fake = await boot();
+    const before = fake.calls.length;
+    await h.state.powerEvents.get('resume')!();
+    await flush();
+    expect(fake.calls.slice(before).map((c) => c.method)).toContain('vm.status');
+  });
+
+  it('stops the VM gracefully on quit, then exits', async () => {
+    const fake = await boot();
+    const prevent = vi.fn();
+    h.state.appEvents.get('before-quit')!({ preventDefault: prevent });
+    expect(prevent).toHaveBeenCalled();
+    for (let i = 0; i < 10 && h.state.exitCode === null; i++) await flush();
+    expect(fake.calls.map((c) => c.method)).toContain('vm.stop');
+    expect(h.state.exitCode).toBe(0);
+    expect(h.state.handles.size).toBe(0);
+  });
+
+  it('keeps the VM running on quit when the setting says so', async () => {
+    const fake = await boot();
+    fake.settings.keepRunningOnQuit = true;
+    h.state.appEvents.get('before-quit')!({ preventDefault: vi.fn() });
+    for (let i = 0; i < 10 && h.state.exitCode === null; i++) await flush();
+    expect(fake.calls.map((c) => c.method)).not.toContain('vm.stop');
+    expect(h.state.exitCode).toBe(0);
+  });
+});

@@ -1,0 +1,151 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { MenuItemConstructorOptions } from 'electron';
+import { trayIconFile, trayIconState, trayTemplate, trayTooltip } from '../../../electron/main/tray-template.js';
+import type { TrayActions } from '../../../electron/main/tray-template.js';
+import { VM_STATES } from '../../../electron/shared/status.js';
+import type { VmState } from '../../../electron/shared/status.js';
+import { makeStatus, PORTS } from '../../fixtures/status.js';
+
+function actions(): TrayActions & Record<string, ReturnType<typeof vi.fn>> {
+  return {
+    start: vi.fn(),
+    stop: vi.fn(),
+    restart: vi.fn(),
+    setEmulation: vi.fn(),
+    openPort: vi.fn(),
+    openDashboard: vi.fn(),
+    openConsole: vi.fn(),
+    quit: vi.fn(),
+  };
+}
+
+const byId = (items: MenuItemConstructorOptions[], id: string): MenuItemConstructorOptions => {
+  const item = items.find((i) => i.id === id);
+  if (!item) throw new Error(`no item ${id} in ${items.map((i) => i.id ?? i.type).join(', ')}`);
+  return item;
+};
+
+const click = (item: MenuItemConstructorOptions, checked?: boolean): void =>
+  (item.click as (m: { checked: boolean }) => void)({ checked: checked ?? false });
+
+const EXPECT: Record<VmState, { start: boolean; stop: boolean; restart: boolean; emulation: boolean; ports: boolean; status: RegExp }> = {
+  stopped: { start: true, stop: false, restart: false, emulation: true, ports: false, status: /^Docker is stopped$/ },
+  starting: { start: false, stop: true, restart: false, emulation: false, ports: false, status: /^Starting: Kernel booted… \(4\/9\)$/ },
+  running: { start: false, stop: true, restart: true, emulation: true, ports: true, status: /^Docker is running · ready in 21\.3 s$/ },
+  stopping: { start: false, stop: false, restart: false, emulation: false, ports: false, status: /^Docker is stopping…$/ },
+  error: { start: true, stop: true, restart: true, emulation: true, ports: false, status: /^Error: SSH did not come up within 120 s$/ },
+  degraded: { start: false, stop: true, restart: true, emulation: true, ports: true, status: /^Docker is running, with problems: 2 port or mount problems$/ },
+};
+
+describe('trayTemplate', () => {
+  for (const state of VM_STATES) {
+    it(`builds the menu for "${state}"`, () => {
+      const a = actions();
+      const items = trayTemplate(makeStatus(state), { actions: a });
+      const e = EXPECT[state];
+      expect(byId(items, 'status').label).toMatch(e.status);
+      expect(byId(items, 'status').enabled).toBe(false);
+      expect(byId(items, 'start')).toMatchObject({ label: 'Start Docker', enabled: e.start });
+      expect(byId(items, 'stop')).toMatchObject({ label: 'Stop', enabled: e.stop });
+      expect(byId(items, 'restart')).toMatchObject({ label: 'Restart', enabled: e.restart });
+      expect(byId(items, 'emulation')).toMatchObject({ type: 'checkbox', label: 'x86 emulation', enabled: e.emulation, checked: true });
+      expect(byId(items, 'ports').enabled).toBe(e.ports);
+      expect(byId(items, 'dashboard')).toMatchObject({ label: 'Open Dashboard…' });
+      expect(byId(items, 'console')).toMatchObject({ label: 'Open Console…' });
+      expect(byId(items, 'quit')).toMatchObject({ label: 'Quit Berth' });
+      expect(items.at(-1)?.id).toBe('quit');
+      // the item order a user sees
+      expect(items.filter((i) => i.id && !i.id.startsWith('status')).map((i) => i.id)).toEqual([
+        'start', 'stop', 'restart', 'emulation', 'ports', 'dashboard', 'console', 'quit',
+      ]);
+    });
+  }
+
+  it('shows the error hint on its own line', () => {
+    const items = trayTemplate(makeStatus('error'), { actions: actions() });
+    expect(byId(items, 'status-1')).toMatchObject({ label: 'See serial.log (sshd and berth-boot lines) and agent.log.', enabled: false });
+  });
+
+  it('shows boot progress of the current step while starting', () => {
+    const items = trayTemplate(makeStatus('starting'), {
+      actions: actions(),
+      progress: { task: 'boot', label: 'booting', step: 'kernel', fraction: 0.42 },
+    });
+    expect(byId(items, 'status').label).toBe('Starting: Kernel booted… (4/9) 42%');
+  });
+
+  it('says it is connecting before the first status', () => {
+    const items = trayTemplate(null, { actions: actions() });
+    expect(byId(items, 'status').label).toBe('Connecting to the Berth engine…');
+    for (const id of ['start', 'stop', 'restart', 'emulation', 'ports']) expect(byId(items, id).enabled).toBe(false);
+    expect(byId(items, 'quit').enabled).not.toBe(false);
+  });
+
+  it('disables the actions while a request is in flight, but Stop may cancel a start', () => {
+    const stopping = trayTemplate(makeStatus('running'), { actions: actions(), pending: 'stop' });
+    for (const id of ['start', 'stop', 'restart', 'emulation']) expect(byId(stopping, id).enabled).toBe(false);
+    const starting = trayTemplate(makeStatus('starting'), { actions: actions(), pending: 'start' });
+    expect(['start', 'stop', 'restart', 'emulation'].map((id) => byId(starting, id).enabled)).toEqual([false, true, false, false]);
+  });
+
+  it('reflects the emulation setting in the checkbox and passes the new value on click', () => {
+    const a = actions();
+    const off = makeStatus('running');
+    off.emulation.enabled = false;
+    const item = byId(trayTemplate(off, { actions: a }), 'emulation');
+    expect(item.checked).toBe(false);
+    click(item, true);
+    expect(a.setEmulation).toHaveBeenCalledWith(true);
+  });
+
+  it('names the emulated architecture of an x86_64 host', () => {
+    const s = makeStatus('running', { arch: 'x86_64' });
+    s.emulation.foreignArch = 'aarch64';
+    expect(byId(trayTemplate(s, { actions: actions() }), 'emulation').label).toBe('ARM64 emulation');
+  });
+
+  it('lists ports sorted, opens the clicked one, and disables failed forwards', () => {
+    const a = actions();
+    const items = trayTemplate(makeStatus('degraded'), { actions: a });
+    const ports = byId(items, 'ports');
+    expect(ports.label).toBe('Ports (3)');
+    const sub = ports.submenu as MenuItemConstructorOptions[];
+    expect(sub.map((i) => i.label)).toEqual([
+      'localhost:80 — proxy (failed: port 80 is in use on the Mac)',
+      'localhost:5432 — db',
+      'localhost:8080 — web',
+    ]);
+    expect(sub.map((i) => i.enabled)).toEqual([false, true, true]);
+    click(sub[2]!);
+    expect(a.openPort).toHaveBeenCalledWith(8080);
+  });
+
+  it('prefers the ports of a newer ports event, and says when there are none', () => {
+    const items = trayTemplate(makeStatus('running'), { actions: actions(), ports: [PORTS[0]!] });
+    expect((byId(items, 'ports').submenu as MenuItemConstructorOptions[]).map((i) => i.label)).toEqual(['localhost:8080 — web']);
+    const none = trayTemplate(makeStatus('running', { ports: [] }), { actions: actions() });
+    expect(byId(none, 'ports').submenu).toEqual([{ id: 'ports-none', label: 'No published ports', enabled: false }]);
+  });
+
+  it('wires each action', () => {
+    const a = actions();
+    const items = trayTemplate(makeStatus('running'), { actions: a });
+    for (const [id, fn] of [['start', 'start'], ['stop', 'stop'], ['restart', 'restart'], ['dashboard', 'openDashboard'], ['console', 'openConsole'], ['quit', 'quit']] as const) {
+      click(byId(items, id));
+      expect(a[fn]).toHaveBeenCalledTimes(1);
+    }
+  });
+
+  it('picks a template icon per state', () => {
+    expect(VM_STATES.map((s) => trayIconFile(trayIconState(makeStatus(s))))).toEqual([
+      'trayStoppedTemplate.png',
+      'trayStartingTemplate.png',
+      'trayRunningTemplate.png',
+      'trayStoppingTemplate.png',
+      'trayErrorTemplate.png',
+      'trayErrorTemplate.png',
+    ]);
+    expect(trayIconFile(trayIconState(null))).toBe('trayStoppedTemplate.png');
+    expect(trayTooltip(makeStatus('stopped'))).toBe('Berth — Docker is stopped');
+  });
+});

@@ -1,0 +1,229 @@
+// @vitest-environment happy-dom
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { App } from '../../../renderer/src/dashboard/App.js';
+import { initialState, useBerth } from '../../../renderer/src/store/berth.js';
+import { VM_STATES } from '../../../electron/shared/status.js';
+import type { Status, VmState } from '../../../electron/shared/status.js';
+import { makeStatus, MOUNTS, PORTS, SETTINGS } from '../../fixtures/status.js';
+import { installFakeApi, ok } from './fake-api.js';
+import type { FakeApi } from './fake-api.js';
+
+const flush = async (): Promise<void> => {
+  await act(async () => {
+    await new Promise((r) => setTimeout(r, 0));
+  });
+};
+
+let api: FakeApi;
+
+async function show(status: Status): Promise<void> {
+  api = installFakeApi({
+    'vm.status': () => ok(status),
+    'settings.get': () => ok(SETTINGS),
+    'logs.tail': ({ source }) => ok({ lines: [`${source}: line one`], path: `/Users/ada/.berth/default/${source}.log` }),
+    'vm.start': () => ok(makeStatus('starting')),
+    'vm.stop': () => ok(makeStatus('stopping')),
+    'emulation.set': ({ enabled }) =>
+      ok({ enabled, state: enabled ? 'enabled' : 'disabled', foreignArch: 'x86_64', ...(enabled ? { selfTest: { ok: true, output: 'Linux x86_64', interpreter: '/usr/bin/qemu-x86_64-static', at: '2026-11-29T10:00:00Z' } } : {}) }),
+    'settings.set': ({ patch }) => ok({ settings: { ...SETTINGS, ...patch }, restartNeeded: true }),
+  });
+  render(<App />);
+  await flush();
+}
+
+const badge = (): HTMLElement => screen.getByTestId('state-badge');
+const button = (name: string): HTMLButtonElement => screen.getByRole('button', { name, exact: true } as never) as HTMLButtonElement;
+const goTo = async (name: string): Promise<void> => {
+  fireEvent.click(within(screen.getByRole('navigation', { name: 'Sections' })).getByRole('button', { name: new RegExp(`^${name}`) }));
+  await flush();
+};
+
+const LABEL: Record<VmState, string> = {
+  stopped: 'Stopped',
+  starting: 'Starting',
+  running: 'Running',
+  stopping: 'Stopping',
+  error: 'Error',
+  degraded: 'Running with problems',
+};
+const ENABLED: Record<VmState, [boolean, boolean, boolean]> = {
+  stopped: [true, false, false],
+  starting: [false, true, false],
+  running: [false, true, true],
+  stopping: [false, false, false],
+  error: [true, true, true],
+  degraded: [false, true, true],
+};
+
+describe('dashboard', () => {
+  beforeEach(() => {
+    useBerth.setState(initialState);
+  });
+  afterEach(() => {
+    cleanup();
+    delete window.berth;
+  });
+
+  for (const state of VM_STATES) {
+    it(`shows the "${state}" state and enables the right buttons`, async () => {
+      await show(makeStatus(state));
+      expect(badge().textContent).toBe(LABEL[state]);
+      expect([button('Start'), button('Stop'), button('Restart')].map((b) => !b.disabled)).toEqual(ENABLED[state]);
+    });
+  }
+
+  it('lists the readiness steps with their timings and marks the running one', async () => {
+    await show(makeStatus('starting'));
+    const steps = within(screen.getByTestId('steps')).getAllByRole('listitem');
+    expect(steps).toHaveLength(9);
+    expect(steps[0]!.textContent).toContain('Guest image ready');
+    expect(steps[0]!.textContent).toContain('40 ms');
+    expect(steps[2]!.textContent).toContain('310 ms');
+    expect(steps[3]!.getAttribute('data-state')).toBe('running');
+    expect(steps[3]!.textContent).toContain('Kernel booted: in progress');
+    expect(steps[4]!.textContent).toContain('SSH up: waiting');
+  });
+
+  it('shows progress bars from progress events', async () => {
+    await show(makeStatus('starting'));
+    act(() => api.emit('progress', { task: 'image', label: 'Downloading the guest image', done: 50_000_000, total: 200_000_000, rateBps: 10_000_000, etaS: 15 }));
+    const bar = screen.getByRole('progressbar', { name: 'Downloading the guest image' }) as HTMLProgressElement;
+    expect(bar.value).toBeCloseTo(0.25);
+    expect(screen.getByTestId('progress').textContent).toContain('25% · 50 MB of 200 MB · 10 MB/s · 15.0 s left');
+  });
+
+  it('follows status events: click Start → starting → running', async () => {
+    await show(makeStatus('stopped'));
+    expect(screen.getByText('Docker is stopped. Press Start to boot the VM.')).toBeTruthy();
+    fireEvent.click(button('Start'));
+    await flush();
+    expect(api.calls.some((c) => c.method === 'vm.start')).toBe(true);
+    expect(badge().textContent).toBe('Starting');
+    act(() => api.emit('status', makeStatus('running')));
+    expect(badge().textContent).toBe('Running');
+    expect(screen.getByText('Ready in')).toBeTruthy();
+    expect(screen.getByTestId('docker-host').textContent).toBe('unix:///Users/ada/.berth/default/docker.sock');
+  });
+
+  it('shows the error with its hint, the failing step and the serial log path', async () => {
+    await show(makeStatus('error'));
+    const panel = screen.getByTestId('error-panel');
+    expect(panel.getAttribute('role')).toBe('alert');
+    expect(panel.textContent).toContain('Failed at “SSH up”');
+    expect(panel.textContent).toContain('SSH did not come up within 120 s');
+    expect(panel.textContent).toContain('See serial.log (sshd and berth-boot lines) and agent.log.');
+    expect(panel.textContent).toContain('E_SSH');
+    expect(panel.textContent).toContain('/Users/ada/.berth/default/serial.log');
+  });
+
+  it('shows a failed action and lets the user dismiss it', async () => {
+    await show(makeStatus('stopped'));
+    api.answers['vm.start'] = () => ({ ok: false, error: { code: 'E_IMAGE', message: 'no guest image', hint: 'Run npm run image.' } });
+    fireEvent.click(button('Start'));
+    await flush();
+    expect(screen.getByRole('alert').textContent).toContain('Could not start Docker: no guest image');
+    expect(screen.getByRole('alert').textContent).toContain('Run npm run image.');
+    fireEvent.click(button('Dismiss'));
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+
+  it('explains a degraded VM', async () => {
+    await show(makeStatus('degraded'));
+    expect(screen.getByTestId('degraded').textContent).toContain('1 port forward and 1 mount failed');
+  });
+
+  it('lists ports with state, reason and a link, and updates on ports events', async () => {
+    await show(makeStatus('running'));
+    await goTo('Ports');
+    const rows = () => within(screen.getByTestId('ports-table')).getAllByRole('row').slice(1);
+    expect(rows().map((r) => r.getAttribute('data-port'))).toEqual(['5432', '8080']);
+    const link = screen.getByRole('link', { name: 'localhost:8080' });
+    expect(link.getAttribute('href')).toBe('http://localhost:8080/');
+    expect(link.getAttribute('target')).toBe('_blank');
+    act(() => api.emit('ports', PORTS));
+    expect(rows()).toHaveLength(3);
+    const failed = rows()[0]!;
+    expect(failed.textContent).toContain('Failed');
+    expect(failed.textContent).toContain('port 80 is in use on the Mac');
+    expect(within(failed).queryByRole('link')).toBeNull();
+    act(() => api.emit('ports', []));
+    expect(screen.getByText(/No published ports/)).toBeTruthy();
+  });
+
+  it('lists mounts with access and state', async () => {
+    await show(makeStatus('degraded'));
+    await goTo('Mounts');
+    const rows = within(screen.getByTestId('mounts-table')).getAllByRole('row').slice(1);
+    expect(rows.map((r) => r.textContent)).toEqual([
+      '/Users/ada/Users/adaRead & writeMounted',
+      '/private/tmp/private/tmpRead & writeMounted',
+      '/Volumes/Archive/Volumes/ArchiveRead onlyFailedpath does not exist',
+    ]);
+    expect(MOUNTS).toHaveLength(3);
+  });
+
+  it('toggles emulation and shows the self-test result', async () => {
+    const s = makeStatus('running');
+    s.emulation = { enabled: false, state: 'disabled', foreignArch: 'x86_64' };
+    await show(s);
+    await goTo('Emulation');
+    const sw = screen.getByRole('switch', { name: /Run x86-64 \(amd64\) images/ }) as HTMLInputElement;
+    expect(sw.checked).toBe(false);
+    expect(screen.getByText('No self-test has run yet.')).toBeTruthy();
+    fireEvent.click(sw);
+    await flush();
+    expect(api.calls.find((c) => c.method === 'emulation.set')?.params).toEqual({ enabled: true });
+    expect(sw.checked).toBe(true);
+    const test = screen.getByTestId('selftest');
+    expect(test.textContent).toContain('Passed');
+    expect(test.textContent).toContain('/usr/bin/qemu-x86_64-static');
+    expect(screen.getByTestId('selftest-output').textContent).toBe('Linux x86_64');
+    expect(screen.getByTestId('emulation-state').textContent).toBe('On');
+  });
+
+  it('edits resources, validates them and says a restart is needed', async () => {
+    await show(makeStatus('running'));
+    await goTo('Resources');
+    const cpus = screen.getByLabelText(/^CPUs/) as HTMLInputElement;
+    expect(cpus.value).toBe('4');
+    expect(button('Save').disabled).toBe(true);
+    fireEvent.change(cpus, { target: { value: '0' } });
+    expect(screen.getByText('From 1 to 64.')).toBeTruthy();
+    expect(button('Save').disabled).toBe(true);
+    fireEvent.change(cpus, { target: { value: '6' } });
+    fireEvent.change(screen.getByLabelText(/^Memory/), { target: { value: '8' } });
+    fireEvent.click(button('Save'));
+    await flush();
+    expect(api.calls.find((c) => c.method === 'settings.set')?.params).toEqual({ patch: { cpus: 6, memoryGiB: 8 } });
+    expect(screen.getByTestId('restart-needed').textContent).toContain('Restart needed');
+    expect(button('Restart now')).toBeTruthy();
+  });
+
+  it('tails a log source and appends live lines', async () => {
+    await show(makeStatus('running'));
+    await goTo('Logs');
+    expect(screen.getByTestId('log').textContent).toBe('events: line one');
+    fireEvent.click(button('Boot console'));
+    await flush();
+    expect(button('Boot console').getAttribute('aria-pressed')).toBe('true');
+    expect(screen.getByTestId('log').textContent).toBe('serial: line one');
+    act(() => api.emit('log', { source: 'serial', line: 'login: ' }));
+    expect(screen.getByTestId('log').textContent).toBe('serial: line one\nlogin: ');
+    expect(screen.getByText('/Users/ada/.berth/default/serial.log')).toBeTruthy();
+  });
+
+  it('moves between sections with the arrow keys', async () => {
+    await show(makeStatus('running'));
+    const nav = screen.getByRole('navigation', { name: 'Sections' });
+    const overview = within(nav).getByRole('button', { name: /^Overview/ });
+    expect(overview.getAttribute('aria-current')).toBe('page');
+    overview.focus();
+    fireEvent.keyDown(overview, { key: 'ArrowDown' });
+    await flush();
+    const resources = within(nav).getByRole('button', { name: /^Resources/ });
+    expect(resources.getAttribute('aria-current')).toBe('page');
+    expect(document.activeElement).toBe(resources);
+    expect(screen.getByRole('heading', { level: 2 }).textContent).toBe('Resources');
+  });
+});
