@@ -156,6 +156,11 @@ rm -f "$root"/etc/ssh/ssh_host_*
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 echo "/dev/vda / ext4 defaults,discard,errors=remount-ro 0 1" > "$root/etc/fstab"
+# root's home moves off /root: a Linux host's root user shares its home /root by default, and the
+# guest's root must not pick up the host's dotfiles (.bashrc output, .docker contexts).
+mkdir -p "$root/var/lib/berth/root"
+chmod 700 "$root/var/lib/berth/root"
+sed -i 's#^root:\([^:]*\):0:0:\([^:]*\):/root:#root:\1:0:0:\2:/var/lib/berth/root:#' "$root/etc/passwd"
 echo berth > "$root/etc/hostname"
 mkdir -p "$root/etc/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' > "$root/etc/systemd/journald.conf.d/berth.conf"

@@ -18,7 +18,7 @@ export const POLICY = {
     folders: ['renderer/src'],
     types: ['electron/shared'],
     node: false,
-    packages: ['react', 'react-dom', 'zustand', '@xterm/xterm'],
+    packages: ['react', 'react-dom', 'zustand', '@xterm/xterm', '@xterm/addon-fit'],
   },
 };
 

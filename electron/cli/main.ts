@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Envelope } from '../shared/contract.js';
 import type { Status, StepRecord } from '../shared/status.js';
 import type { Backend } from '../engine/backend.js';
+import { dockerContextName, removeDockerContext } from '../engine/docker-context.js';
 import { BerthFailure } from '../engine/errors.js';
 import { tailFile } from '../engine/event-log.js';
 import { attachOrSpawn, hostSupervisor, offlineStatus, stopOrphan, tryAttach } from '../engine/host.js';
@@ -270,6 +271,7 @@ async function cmdDelete(p: InstancePaths, args: string[]): Promise<number> {
     await c.close();
     await new Promise((r) => setTimeout(r, 3500));
   } else await stopOrphan(p);
+  await removeDockerContext(p.docker, dockerContextName(p.name)).catch(() => undefined);
   fs.rmSync(p.dir, { recursive: true, force: true });
   err(`deleted instance ${p.name} (${p.dir})`);
   return 0;

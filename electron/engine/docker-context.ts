@@ -5,6 +5,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 
+/** `berth` for the default instance, `berth-<name>` for the others. */
+export function dockerContextName(instance: string): string {
+  return instance === 'default' ? 'berth' : `berth-${instance}`;
+}
+
+/** Remove our context when it points at this socket (berth delete); switch back to default if it was current. */
+export async function removeDockerContext(socket: string, name: string): Promise<void> {
+  const r = await execa('docker', ['context', 'inspect', name, '--format', '{{.Endpoints.docker.Host}}'], { reject: false });
+  if (r.exitCode !== 0 || String(r.stdout).trim() !== `unix://${socket}`) return;
+  const cur = await execa('docker', ['context', 'show'], { reject: false });
+  if (String(cur.stdout).trim() === name) await execa('docker', ['context', 'use', 'default'], { reject: false });
+  await execa('docker', ['context', 'rm', '-f', name], { reject: false });
+}
+
 export interface ContextResult {
   created: boolean;
   switched: boolean;

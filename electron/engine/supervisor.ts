@@ -18,7 +18,7 @@ import type { FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
 import { qemuImgInfo, ensureDisk } from './disk.js';
-import { ensureDockerContext } from './docker-context.js';
+import { dockerContextName, ensureDockerContext } from './docker-context.js';
 import { BerthFailure, toBerthError } from './errors.js';
 import { EventLog, tailFile } from './event-log.js';
 import { readImageDir, resolveImage } from './image/local.js';
@@ -724,7 +724,7 @@ export class Supervisor implements Backend {
     }
     await this.refreshEmulation(settings.emulation.enabled, false);
     if (settings.docker.context) {
-      const ctx = await ensureDockerContext(this.paths.docker).catch((e: Error) => ({ created: false, switched: false, note: e.message }));
+      const ctx = await ensureDockerContext(this.paths.docker, { name: dockerContextName(this.paths.name) }).catch((e: Error) => ({ created: false, switched: false, note: e.message }));
       this.log.append('docker-context', { ...ctx });
     }
   }

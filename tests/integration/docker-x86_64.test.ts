@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
-import { berth, busyboxTar, docker, listProcsMatching, listQemuPids, newInstance } from './harness.js';
+import { berth, busyboxTar, docker, finish, listProcsMatching, listQemuPids, newInstance } from './harness.js';
 
 const inst = newInstance('x86');
 let startOut = '';
@@ -21,9 +21,7 @@ beforeAll(async () => {
   if (r.exitCode !== 0) throw new Error(`berth start failed (${r.exitCode}):\n${startErr}\n${startOut}`);
 }, 600_000);
 
-afterAll(async () => {
-  await berth(inst, ['stop', '--force']);
-}, 120_000);
+afterAll(() => finish(inst), 120_000);
 
 async function status(): Promise<Status> {
   const r = await berth(inst, ['status', '--json']);

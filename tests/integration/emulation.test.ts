@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
 import { foreignImageArchive } from './foreign-image.js';
-import { berth, docker, newInstance } from './harness.js';
+import { berth, docker, finish, newInstance } from './harness.js';
 
 const inst = newInstance('emu');
 const IMG = 'berth-test/arm64-busybox:1';
@@ -24,9 +24,7 @@ beforeAll(async () => {
   if (load.exitCode !== 0) throw new Error(`docker load: ${load.stderr}`);
 }, 600_000);
 
-afterAll(async () => {
-  await berth(inst, ['stop', '--force']);
-}, 120_000);
+afterAll(() => finish(inst), 120_000);
 
 async function status(): Promise<Status> {
   return JSON.parse(String((await berth(inst, ['status', '--json'])).stdout)) as Status;

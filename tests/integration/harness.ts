@@ -86,3 +86,16 @@ export function listProcsMatching(needle: string): number[] {
   }
   return out.filter((p) => p !== process.pid);
 }
+
+/** Stop the VM, keep its logs as test artifacts, and remove the instance (disks are large). */
+export async function finish(inst: Instance): Promise<void> {
+  await berth(inst, ['stop', '--force']);
+  const keep = path.join(ROOT, 'tests', 'artifacts', 'instances', path.basename(inst.home));
+  fs.mkdirSync(keep, { recursive: true });
+  for (const f of ['events.jsonl', 'serial.log', 'serial.log.1', 'agent.log', 'supervisor.log', 'qemu.log', 'qemu.args.json', 'berth.yaml']) {
+    const src = path.join(inst.dir, f);
+    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(keep, f));
+  }
+  await new Promise((r) => setTimeout(r, 3500)); // the headless supervisor exits after a grace period
+  fs.rmSync(inst.home, { recursive: true, force: true });
+}

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountInfo } from '../../electron/shared/status.js';
-import { berth, busyboxTar, docker, newInstance } from './harness.js';
+import { berth, busyboxTar, docker, finish, newInstance } from './harness.js';
 
 const inst = newInstance('mnt');
 const IMG = 'berth-test/busybox:mnt';
@@ -25,9 +25,7 @@ beforeAll(async () => {
   if (imp.exitCode !== 0) throw new Error(String(imp.stderr));
 }, 600_000);
 
-afterAll(async () => {
-  await berth(inst, ['stop', '--force']);
-}, 120_000);
+afterAll(() => finish(inst), 120_000);
 
 describe('mounts', () => {
   it('berth mounts lists both, mounted, with their mode', async () => {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PortForward } from '../../electron/shared/status.js';
-import { berth, busyboxTar, docker, newInstance } from './harness.js';
+import { berth, busyboxTar, docker, finish, newInstance } from './harness.js';
 
 const inst = newInstance('ports');
 const IMG = 'berth-test/busybox:ports';
@@ -21,9 +21,7 @@ beforeAll(async () => {
   if (imp.exitCode !== 0) throw new Error(String(imp.stderr));
 }, 600_000);
 
-afterAll(async () => {
-  await berth(inst, ['stop', '--force']);
-}, 120_000);
+afterAll(() => finish(inst), 120_000);
 
 function get(port: number, p = '/', timeoutMs = 5000): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -132,7 +130,7 @@ describe('plain guest listeners', () => {
 describe('data through a forward', () => {
   it('100 MB download and upload keep their sha256', async () => {
     const r = await docker(inst, ['run', '-d', '--name', 'bulk', '-p', '18200:80', '-p', '18201:7000', IMG, 'sh', '-c',
-      'mkdir -p /www && dd if=/dev/urandom of=/www/blob bs=1M count=100 2>/dev/null && sha256sum /www/blob > /www/blob.sha && (tail -f /dev/null | nc -l -p 7000 | sha256sum > /www/up.tmp && mv /www/up.tmp /www/up.sha &) && exec httpd -f -p 80 -h /www']);
+      'mkdir -p /www && dd if=/dev/urandom of=/www/blob bs=1M count=100 2>/dev/null && sha256sum /www/blob > /www/blob.sha && (nc -l -p 7000 </dev/null | sha256sum > /www/up.tmp && mv /www/up.tmp /www/up.sha &) && exec httpd -f -p 80 -h /www']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const sha = await until('the blob', async () => {
       const s = await get(18200, '/blob.sha');

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
-import { berth, busyboxTar, docker, listQemuPids, newInstance } from './harness.js';
+import { berth, busyboxTar, docker, finish, listQemuPids, newInstance } from './harness.js';
 
 const inst = newInstance('rel');
 const IMG = 'berth-test/busybox:rel';
@@ -36,9 +36,7 @@ beforeAll(async () => {
   if (imp.exitCode !== 0) throw new Error(String(imp.stderr));
 }, 600_000);
 
-afterAll(async () => {
-  await berth(inst, ['stop', '--force']);
-}, 120_000);
+afterAll(() => finish(inst), 120_000);
 
 describe('host agent killed', () => {
   it('is restarted within 2 s; the Docker socket works again; QEMU was not restarted', async () => {

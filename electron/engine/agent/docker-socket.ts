@@ -8,6 +8,12 @@ import type { SshLink } from './ssh-link.js';
 
 export const GUEST_DOCKER_SOCK = '/var/run/docker.sock';
 
+/**
+ * Join two byte streams. EOF travels as EOF (pipe() ends the other side only after flushing what
+ * is buffered), so a half-closed upload still delivers every byte. Only an error tears both down:
+ * destroying one side when the other closes would drop data still queued in the SSH channel's
+ * flow-control window (measured: a 100 MB upload lost its tail that way).
+ */
 export function splice(a: net.Socket, b: Duplex): void {
   a.pipe(b);
   b.pipe(a);
@@ -17,8 +23,12 @@ export function splice(a: net.Socket, b: Duplex): void {
   };
   a.on('error', destroyBoth);
   b.on('error', destroyBoth);
-  a.on('close', () => b.destroy());
-  b.on('close', () => a.destroy());
+  a.on('close', () => {
+    if (!b.writableEnded) b.end();
+  });
+  b.on('close', () => {
+    if (!a.writableEnded) a.end();
+  });
 }
 
 export async function dockerPing(link: SshLink, timeoutMs = 3000): Promise<boolean> {

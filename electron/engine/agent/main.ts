@@ -58,7 +58,8 @@ async function ladder(init: AgentInit): Promise<void> {
     step('boot-marker', 'running');
     await retryUntil(deadline, 'waiting for this boot’s marker', async () => {
       const r = await link!.exec('cat /run/berth/boot-id 2>/dev/null', { timeoutMs: 5000 });
-      return r.stdout.trim() === init.bootId;
+      // Compare the last line only: a login shell may print a banner first.
+      return r.stdout.trim().split('\n').pop()?.trim() === init.bootId;
     });
     step('boot-marker', 'done');
 

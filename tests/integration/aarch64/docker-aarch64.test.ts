@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../../electron/shared/status.js';
-import { berth, docker, newInstance } from '../harness.js';
+import { berth, docker, finish, newInstance } from '../harness.js';
 
 const inst = newInstance('arm');
 let start: { code: number; out: string; err: string };
@@ -16,9 +16,7 @@ beforeAll(async () => {
   if (start.code !== 0) throw new Error(`berth start --arch aarch64 failed:\n${start.err}`);
 }, 900_000);
 
-afterAll(async () => {
-  await berth(inst, ['stop', '--force']);
-}, 120_000);
+afterAll(() => finish(inst), 120_000);
 
 describe('aarch64 guest under TCG', () => {
   it('starts and prints DOCKER_HOST', () => {

@@ -1,0 +1,157 @@
+// The console window's state: which tab shows, the shell session (console.open/write/resize/close
+// and `console` events), and the boot log (logs.tail of the serial console, then live `log` events).
+// Terminal output is not render state: the terminal components register sinks that get the bytes.
+import { create } from 'zustand';
+import type { BerthError, VmState } from '../../../electron/shared/status.js';
+import { invoke, on } from '../api/berth.js';
+
+export type Tab = 'shell' | 'boot';
+export type Sink = (data: string) => void;
+export type ShellState = 'idle' | 'connecting' | 'open' | 'exited' | 'failed';
+
+export interface ConsoleState {
+  tab: Tab;
+  vmState: VmState | null;
+  shell: { state: ShellState; id: string | null; exitCode?: number; error?: BerthError };
+  bootLogPath: string | null;
+  setTab(tab: Tab): void;
+  init(): () => void;
+  connectShell(): Promise<void>;
+  input(data: string): void;
+  resize(cols: number, rows: number): void;
+  closeShell(): Promise<void>;
+}
+
+/** Output waiting for its terminal, and the terminals' writers. */
+class Channel {
+  private sink: Sink | null = null;
+  private pending: string[] = [];
+  write(data: string): void {
+    if (this.sink) this.sink(data);
+    else this.pending.push(data);
+  }
+  attach(sink: Sink | null): void {
+    this.sink = sink;
+    if (sink && this.pending.length) {
+      const p = this.pending.join('');
+      this.pending = [];
+      sink(p);
+    }
+  }
+  reset(): void {
+    this.pending = [];
+  }
+}
+
+const shellOut = new Channel();
+const bootOut = new Channel();
+let size = { cols: 80, rows: 24 };
+
+export function attachShellSink(sink: Sink | null): void {
+  shellOut.attach(sink);
+}
+export function attachBootSink(sink: Sink | null): void {
+  bootOut.attach(sink);
+}
+
+const toTerm = (s: string): string => s.replace(/\r?\n/g, '\r\n');
+const isUp = (s: VmState | null): boolean => s === 'running' || s === 'degraded';
+
+export const initialConsoleState = {
+  tab: 'shell' as Tab,
+  vmState: null,
+  shell: { state: 'idle' as ShellState, id: null },
+  bootLogPath: null,
+};
+
+export const useConsole = create<ConsoleState>()((set, get) => ({
+  ...initialConsoleState,
+
+  setTab: (tab) => set({ tab }),
+
+  init() {
+    shellOut.reset();
+    bootOut.reset();
+    let tailDone = false;
+    const early: string[] = [];
+    const offs = [
+      on('console', (e) => {
+        const sh = get().shell;
+        if (e.id !== sh.id) return;
+        if ('data' in e) shellOut.write(e.data);
+        else {
+          set({ shell: { state: 'exited', id: null, exitCode: e.exit } });
+          shellOut.write(`\r\n\x1b[2m[The shell exited with code ${e.exit}. Press Enter for a new one.]\x1b[0m\r\n`);
+        }
+      }),
+      on('log', (l) => {
+        if (l.source !== 'serial') return;
+        if (tailDone) bootOut.write(toTerm(l.line) + '\r\n');
+        else early.push(l.line);
+      }),
+      on('status', (s) => {
+        const was = get().vmState;
+        set({ vmState: s.state });
+        if (!isUp(was) && isUp(s.state) && (get().shell.state === 'idle' || get().shell.state === 'failed')) void get().connectShell();
+      }),
+    ];
+    void invoke('vm.status', {}).then((r) => {
+      if (!r.ok) return;
+      set({ vmState: r.value.state });
+      if (isUp(r.value.state) && get().shell.state === 'idle') void get().connectShell();
+    });
+    void invoke('logs.tail', { source: 'serial', lines: 2000 }).then((r) => {
+      if (r.ok) {
+        set({ bootLogPath: r.value.path });
+        if (r.value.lines.length) bootOut.write(toTerm(r.value.lines.join('\n')) + '\r\n');
+      } else {
+        bootOut.write(`\x1b[2m[${r.error.message}]\x1b[0m\r\n`);
+      }
+      tailDone = true;
+      for (const line of early.splice(0)) bootOut.write(toTerm(line) + '\r\n');
+    });
+    return () => {
+      offs.forEach((off) => off());
+      void get().closeShell();
+    };
+  },
+
+  async connectShell() {
+    const st = get().shell.state;
+    if (st === 'connecting' || st === 'open') return;
+    set({ shell: { state: 'connecting', id: null } });
+    const r = await invoke('console.open', { cols: size.cols, rows: size.rows });
+    if (r.ok) {
+      set({ shell: { state: 'open', id: r.value.id } });
+    } else {
+      set({ shell: { state: 'failed', id: null, error: r.error } });
+      shellOut.write(`\x1b[2m[${r.error.message}${r.error.hint ? ` — ${r.error.hint}` : ''}]\x1b[0m\r\n`);
+    }
+  },
+
+  input(data) {
+    const sh = get().shell;
+    if (sh.state === 'open' && sh.id) void invoke('console.write', { id: sh.id, data });
+    else if ((sh.state === 'exited' || sh.state === 'failed') && data.includes('\r')) void get().connectShell();
+  },
+
+  resize(cols, rows) {
+    if (cols === size.cols && rows === size.rows) return;
+    size = { cols, rows };
+    const sh = get().shell;
+    if (sh.state === 'open' && sh.id) void invoke('console.resize', { id: sh.id, cols, rows });
+  },
+
+  async closeShell() {
+    const sh = get().shell;
+    if (sh.state === 'open' && sh.id) {
+      set({ shell: { state: 'idle', id: null } });
+      await invoke('console.close', { id: sh.id });
+    }
+  },
+}));
+
+/** Test hook: forget terminal size between tests. */
+export function resetConsoleSize(): void {
+  size = { cols: 80, rows: 24 };
+}
