@@ -160,7 +160,7 @@ export function offlineStatus(p: InstancePaths): Status {
   }
   // Nothing runs: remove what a crashed process left behind, so the next start is clean.
   if (fs.existsSync(p.dir)) {
-    for (const f of [p.qemuPid, p.qmp, p.serialSock, p.docker, p.control]) fs.rmSync(f, { force: true });
+    for (const f of [p.qemuPid, p.qmp, p.qmpDebug, p.serialSock, p.docker, p.control]) fs.rmSync(f, { force: true });
     const sp = readPid(p.supervisorPid);
     if (sp && !isAlive(sp)) fs.rmSync(p.supervisorPid, { force: true });
   }
@@ -208,7 +208,7 @@ export async function stopOrphan(p: InstancePaths, force = false): Promise<strin
       how = 'SIGKILL';
     }
   }
-  for (const f of [p.qemuPid, p.qmp, p.serialSock, p.docker, p.state]) fs.rmSync(f, { force: true });
+  for (const f of [p.qemuPid, p.qmp, p.qmpDebug, p.serialSock, p.docker, p.state]) fs.rmSync(f, { force: true });
   new EventLog(p.events).append('state', { state: 'stopped', how, orphan: true });
   return how;
 }

@@ -29,6 +29,7 @@ export interface QemuPlan {
     disk: string;
     seed: string;
     qmp: string;
+    qmpDebug?: string;
     serialSock: string;
     serialLog: string;
     pidfile: string;
@@ -130,6 +131,7 @@ export function buildQemuCommand(p: QemuPlan): QemuCommand {
     '-serial', 'chardev:serial0',
     '-chardev', `socket,id=qmp0,path=${e(f.qmp)},server=on,wait=off`,
     '-mon', 'chardev=qmp0,mode=control',
+    ...(f.qmpDebug ? ['-chardev', `socket,id=qmp1,path=${e(f.qmpDebug)},server=on,wait=off`, '-mon', 'chardev=qmp1,mode=control'] : []),
     '-rtc', 'base=utc,clock=host',
     '-display', 'none',
     '-pidfile', f.pidfile,

@@ -496,7 +496,7 @@ export class Supervisor implements Backend {
     mounts: { tag: string; location: string; writable: boolean }[],
     qemuBin: { path: string; dataDir: string | undefined; hvfCpu: 'host' | 'max' },
   ): Promise<void> {
-    for (const f of [this.paths.qmp, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
+    for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
     // A fresh serial log per boot: the kernel marker must come from *this* boot.
     const prevSerial = this.paths.serialLog + '.1';
     if (fs.existsSync(this.paths.serialLog)) fs.renameSync(this.paths.serialLog, prevSerial);
@@ -516,6 +516,7 @@ export class Supervisor implements Backend {
         disk: this.paths.disk,
         seed: this.paths.seed,
         qmp: this.paths.qmp,
+        qmpDebug: this.paths.qmpDebug,
         serialSock: this.paths.serialSock,
         serialLog: this.paths.serialLog,
         pidfile: this.paths.qemuPid,
@@ -880,7 +881,7 @@ export class Supervisor implements Backend {
   }
 
   private async cleanupFiles(): Promise<void> {
-    for (const f of [this.paths.qmp, this.paths.serialSock, this.paths.docker, this.paths.qemuPid, this.paths.state]) fs.rmSync(f, { force: true });
+    for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.docker, this.paths.qemuPid, this.paths.state]) fs.rmSync(f, { force: true });
   }
 
   async diskUsage(): Promise<Status['diskUsage']> {

@@ -11,6 +11,8 @@ export const FILES = {
   qemuLog: 'qemu.log',
   qemuArgs: 'qemu.args.json',
   qmp: 'qmp.sock',
+  /** a second QMP monitor for tools and benchmarks; the supervisor holds qmp.sock */
+  qmpDebug: 'qmp-debug.sock',
   serialSock: 'serial.sock',
   serialLog: 'serial.log',
   control: 'control.sock',

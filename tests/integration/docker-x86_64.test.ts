@@ -143,7 +143,7 @@ describe('stop and start again', () => {
     await new Promise((res) => setTimeout(res, 3500)); // the headless supervisor exits after a grace period
     expect(listQemuPids(inst.home)).toEqual([]);
     expect(listProcsMatching(`BERTH_HOME=${inst.home}`)).toEqual([]);
-    for (const f of ['docker.sock', 'qmp.sock', 'serial.sock', 'control.sock', 'qemu.pid', 'supervisor.pid']) {
+    for (const f of ['docker.sock', 'qmp.sock', 'qmp-debug.sock', 'serial.sock', 'control.sock', 'qemu.pid', 'supervisor.pid']) {
       expect(fs.existsSync(path.join(inst.dir, f)), f).toBe(false);
     }
     const s = await status();

@@ -2,13 +2,17 @@
 import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const BERTH = path.resolve(import.meta.dirname, '../../../bin/berth.mjs');
 
+const homes: string[] = [];
 function home(): string {
-  return fs.mkdtempSync('/tmp/bcli-');
+  const h = fs.mkdtempSync('/tmp/bcli-');
+  homes.push(h);
+  return h;
 }
+afterAll(() => homes.forEach((h) => fs.rmSync(h, { recursive: true, force: true })));
 async function berth(h: string, args: string[]) {
   const r = await execa('node', [BERTH, ...args], { env: { ...process.env, BERTH_HOME: h }, reject: false, timeout: 30_000 });
   return { code: r.exitCode, out: String(r.stdout), err: String(r.stderr) };
