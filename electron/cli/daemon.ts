@@ -20,7 +20,8 @@ const exitSoon = (ms: number) => {
   exitTimer ??= setTimeout(() => void shutdown(false), ms);
 };
 supervisor.on('status', (s) => {
-  if (s.state === 'starting' || s.state === 'running' || s.state === 'stopping') {
+  if (s.state !== 'stopped' && s.state !== 'error') {
+    // starting, running, degraded (e.g. the agent is being restarted), stopping: the VM needs us.
     everStarted = true;
     if (exitTimer) clearTimeout(exitTimer);
     exitTimer = null;

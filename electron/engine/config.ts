@@ -163,10 +163,12 @@ export function validateSettings(raw: unknown, host: HostInfo = currentHost(), w
   }
   if (typeOf(r.emulation) === 'object') {
     const e = r.emulation as Record<string, unknown>;
-    for (const k of Object.keys(e)) if (!['enabled', 'cpu'].includes(k)) add(`emulation.${k}`, 'unknown key (known: enabled, cpu)');
+    for (const k of Object.keys(e)) {
+      if (k === 'cpu') add('emulation.cpu', 'not supported: binfmt_misc cannot pass a CPU model to the interpreter; use `docker run -e QEMU_CPU=<model>` per container');
+      else if (k !== 'enabled') add(`emulation.${k}`, 'unknown key (known: enabled)');
+    }
     if (e.enabled !== undefined && typeof e.enabled !== 'boolean') add('emulation.enabled', 'must be true or false');
-    if (e.cpu !== undefined && (typeof e.cpu !== 'string' || !/^[A-Za-z0-9._+-]{1,64}$/.test(e.cpu))) add('emulation.cpu', 'must be a QEMU CPU model name, e.g. max or Haswell');
-    s.emulation = { enabled: e.enabled === true, ...(typeof e.cpu === 'string' ? { cpu: e.cpu } : {}) };
+    s.emulation = { enabled: e.enabled === true };
   }
   if (typeOf(r.ports) === 'object') {
     const p = r.ports as Record<string, unknown>;

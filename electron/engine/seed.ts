@@ -11,7 +11,6 @@ export interface SeedInput {
   hostKeyPub: string;
   mounts: { tag: string; guestPath: string; writable: boolean }[];
   emulation: boolean;
-  emulationCpu?: string;
   guestArch: Arch;
 }
 
@@ -29,7 +28,6 @@ export function seedText(s: SeedInput): string {
     HOST_KEY_PUB: s.hostKeyPub + '\n',
     MOUNTS: mounts ? mounts + '\n' : '',
     EMULATION: s.emulation ? 'on' : 'off',
-    EMULATION_CPU: s.emulationCpu ?? '',
     TIME: String(Date.now()),
   };
   return Object.entries(kv)

@@ -334,7 +334,6 @@ export class Supervisor implements Backend {
         hostKeyPub: ssh.hostPub,
         mounts: tags.map((m) => ({ tag: m.tag, guestPath: m.guestPath, writable: m.writable })),
         emulation: settings.emulation.enabled,
-        ...(settings.emulation.cpu ? { emulationCpu: settings.emulation.cpu } : {}),
         guestArch: settings.arch,
       });
       // QEMU: the bundled one first, then BERTH_QEMU / PATH, each version-checked.

@@ -14,7 +14,7 @@ export interface Settings {
   memoryGiB: number;
   diskGiB: number;
   mounts: MountSetting[];
-  emulation: { enabled: boolean; cpu?: string };
+  emulation: { enabled: boolean };
   ports: { ignore: number[]; map: Record<string, number> };
   stopMode: 'shutdown' | 'suspend';
   keepRunningOnQuit: boolean;

@@ -81,6 +81,9 @@ describe('berth.yaml', () => {
     const s = parseSettings('arch: aarch64\ncpus: 2\nmemoryGiB: 3\nports:\n  ignore: [22]\n  map: {80: 8080}\nemulation:\n  enabled: true\n', 'ok.yaml', host);
     expect(s).toMatchObject({ arch: 'aarch64', cpus: 2, memoryGiB: 3, ports: { ignore: [22], map: { '80': 8080 } }, emulation: { enabled: true } });
   });
+  it('refuses emulation.cpu with the per-container alternative', () => {
+    expect(() => parseSettings('emulation:\n  enabled: true\n  cpu: Haswell\n', 'e.yaml', host)).toThrow(/emulation.cpu \(line 3\): not supported.*QEMU_CPU/);
+  });
   it('a missing file gives the defaults; an unreadable one an error', () => {
     expect(loadSettings('/nonexistent/berth.yaml', host)).toEqual(defaultSettings(host));
   });
