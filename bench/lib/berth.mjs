@@ -53,6 +53,7 @@ export class BenchInstance {
    */
   async start({ timeoutMs = 420_000 } = {}) {
     fs.rmSync(this.sock, { force: true });
+    const wall0 = Date.now();
     const t0 = now();
     const cli = this.berth(['start'], { timeoutMs });
     let exited = null;
@@ -72,7 +73,7 @@ export class BenchInstance {
     this.booted = true;
     const st = await this.status();
     const steps = Object.fromEntries(st.steps.map((s) => [s.name, s.durationMs ?? null]));
-    return { pingMs, exitMs: res.ms, readyMs: st.readyMs ?? null, steps, status: st };
+    return { pingMs, exitMs: res.ms, readyMs: st.readyMs ?? null, steps, doneAtMs: stepsDoneAt(this.file('events.jsonl'), wall0), status: st };
   }
 
   /** `berth stop`, timed to the CLI's exit; then waits for the headless supervisor to exit too. */
@@ -125,6 +126,21 @@ function safeRead(f) {
   } catch {
     return '';
   }
+}
+
+/** When each readiness step finished, in ms since `wall0` (the CLI's spawn), from events.jsonl. */
+function stepsDoneAt(events, wall0) {
+  const out = {};
+  for (const l of safeRead(events).trim().split('\n')) {
+    try {
+      const e = JSON.parse(l);
+      const t = Date.parse(e.ts);
+      if (e.kind === 'step' && e.state === 'done' && t >= wall0 - 5) out[e.step] = t - wall0;
+    } catch {
+      // partial line
+    }
+  }
+  return out;
 }
 
 function lastStopHow(events) {

@@ -1,13 +1,14 @@
 // The baseline: the instance's exact QEMU command line (qemu.args.json: same binary, image, disk,
 // seed, flags), spawned by hand with Berth stopped, timed to the same point: an HTTP `GET /_ping`
-// answered by the guest's dockerd through an SSH stream-local channel (npm ssh2, as the agent uses).
+// answered by the guest's dockerd through an SSH stream-local channel (npm ssh2, as the agent uses;
+// pinned host key, the instance's client key).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import ssh2 from 'ssh2';
 import { ROOT, PROBE_MS } from './berth.mjs';
 import { alive, now, rawHttpOverStream, sleep, waitGone } from './util.mjs';
 
-const { SshLink } = await import(path.join(ROOT, 'dist', 'electron', 'engine', 'agent', 'ssh-link.js'));
 const { QmpClient } = await import(path.join(ROOT, 'dist', 'electron', 'engine', 'qmp.js'));
 
 const KERNEL_MARKER = 'berth-initrd:';
@@ -21,6 +22,8 @@ export async function bootByHand(inst, { timeoutMs = 420_000 } = {}) {
   const qmpPath = inst.file('qmp.sock');
   const serialLog = inst.file('serial.log');
   for (const f of [qmpPath, inst.file('serial.sock'), inst.file('qemu.pid')]) fs.rmSync(f, { force: true });
+  // a fresh serial log, so the kernel marker found is this boot's (as the supervisor does)
+  if (fs.existsSync(serialLog)) fs.renameSync(serialLog, serialLog + '.1');
   const out = fs.openSync(inst.file('bench-qemu.log'), 'a');
   const t0 = now();
   const child = spawn(cmd.binary, cmd.args, { stdio: ['ignore', out, out], detached: true });
@@ -31,24 +34,21 @@ export async function bootByHand(inst, { timeoutMs = 420_000 } = {}) {
   let kernelMs = null;
   let sshMs = null;
   let pingMs = null;
-  const link = new SshLink(ssh.port, ssh.clientKey, ssh.hostPub);
-  vm.link = link;
+  const probe = new SshProbe(ssh);
+  vm.link = probe;
   try {
     while (pingMs === null) {
       if (exited()) throw new Error(`QEMU by hand exited (code ${child.exitCode}, signal ${child.signalCode}); see ${inst.file('bench-qemu.log')}`);
       if (now() - t0 > timeoutMs) throw new Error(`QEMU by hand: Docker did not answer within ${timeoutMs / 1000} s`);
       if (kernelMs === null && fileHas(serialLog, KERNEL_MARKER)) kernelMs = now() - t0;
-      if (!link.isUp) {
-        try {
-          await link.connect(5000);
-          sshMs = now() - t0;
-        } catch {
-          await sleep(PROBE_MS);
-          continue;
-        }
+      if (!probe.client) {
+        probe.tick();
+        await sleep(PROBE_MS);
+        continue;
       }
+      sshMs ??= probe.readyAt - t0;
       try {
-        const ch = await link.openUnix('/var/run/docker.sock');
+        const ch = await probe.openUnix('/var/run/docker.sock');
         const r = await rawHttpOverStream(ch, '/_ping', 1000);
         if (r.ok) {
           pingMs = now() - t0;
@@ -63,7 +63,7 @@ export async function bootByHand(inst, { timeoutMs = 420_000 } = {}) {
     await killByHand(vm);
     throw e;
   }
-  return { vm, kernelMs, sshMs, pingMs };
+  return { vm, kernelMs, sshMs, pingMs, sshAttempts: probe.attempts };
 }
 
 /** ACPI powerdown over QMP, timed to QEMU's exit (what `berth stop` does minus Berth's own work). */
@@ -114,6 +114,63 @@ function cleanFiles(vm) {
 
 export async function cleanupByHand() {
   for (const vm of [...live]) await killByHand(vm);
+}
+
+/**
+ * SSH for the baseline, connecting as early as the guest allows: a new attempt starts every
+ * PROBE_MS while up to 4 are pending (each with a 10 s handshake limit), and the first that
+ * completes wins. While the guest's network is not up, QEMU's user-mode network accepts the host
+ * side of a connection and holds it, so a single attempt can hang until its timeout.
+ */
+class SshProbe {
+  constructor({ port, clientKey, hostPub }) {
+    this.port = port;
+    this.clientKey = clientKey;
+    this.pinned = Buffer.from(hostPub.trim().split(/\s+/)[1] ?? '', 'base64');
+    this.pending = new Set();
+    this.client = null;
+    this.attempts = { started: 0, failed: 0, timedOut: 0 };
+  }
+
+  tick() {
+    if (this.client || this.pending.size >= 4) return;
+    const c = new ssh2.Client();
+    this.pending.add(c);
+    this.attempts.started++;
+    c.on('ready', () => {
+      this.pending.delete(c);
+      if (this.client) return c.end();
+      this.client = c;
+      this.readyAt = now();
+      for (const o of this.pending) o.end();
+      this.pending.clear();
+    });
+    c.on('error', (e) => {
+      this.pending.delete(c);
+      this.attempts.failed++;
+      if (/timed out/i.test(e.message)) this.attempts.timedOut++;
+    });
+    c.on('close', () => this.pending.delete(c));
+    c.connect({
+      host: '127.0.0.1',
+      port: this.port,
+      username: 'root',
+      privateKey: this.clientKey,
+      readyTimeout: 10_000,
+      hostVerifier: (key) => key.equals(this.pinned),
+    });
+  }
+
+  openUnix(p) {
+    return new Promise((resolve, reject) => this.client.openssh_forwardOutStreamLocal(p, (err, ch) => (err ? reject(err) : resolve(ch))));
+  }
+
+  close() {
+    for (const o of this.pending) o.end();
+    this.pending.clear();
+    this.client?.end();
+    this.client = null;
+  }
 }
 
 function waitExit(child, ms) {

@@ -1,6 +1,7 @@
 // The `berth` command (DESIGN §6). Exit codes: 0 ok, 1 failure (message on stderr), 2 usage error.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Envelope } from '../shared/contract.js';
 import type { Status, StepRecord } from '../shared/status.js';
@@ -16,7 +17,7 @@ import { formatPorts, formatStatus } from './format.js';
 const USAGE = `usage: berth <command> [options]
 
 commands:
-  start [--arch aarch64|x86_64] [--cpus N] [--memory GiB] [--foreground]
+  start [--arch aarch64|x86_64] [--cpus N] [--memory GiB] [--foreground] [--image DIR]
                          boot the VM; prints DOCKER_HOST once Docker answers
   stop [--force]         shut the VM down (ACPI powerdown, then signals)
   restart                stop, then start
@@ -81,7 +82,7 @@ function printSteps(backend: Backend): () => void {
 async function cmdStart(p: InstancePaths, args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { arch: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, foreground: { type: 'boolean' } },
+    options: { arch: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, foreground: { type: 'boolean' }, image: { type: 'string' } },
     strict: true,
   });
   const params: { arch?: 'x86_64' | 'aarch64'; cpus?: number; memoryGiB?: number } = {};
@@ -98,6 +99,11 @@ async function cmdStart(p: InstancePaths, args: string[]): Promise<number> {
     const n = Number(values.memory);
     if (!Number.isFinite(n) || n < 1) throw new UsageError(`--memory must be a number of GiB ≥ 1, not ${JSON.stringify(values.memory)}`);
     params.memoryGiB = n;
+  }
+  if (values.image !== undefined) {
+    // A local image directory (with manifest.json) instead of the build/download: for this start.
+    if (!fs.existsSync(path.join(values.image, 'manifest.json'))) throw new UsageError(`--image ${values.image}: no manifest.json there`);
+    process.env.BERTH_IMAGE_DIR = path.resolve(values.image);
   }
   if (values.foreground) return startForeground(p, params);
   const client = await attachOrSpawn(p);

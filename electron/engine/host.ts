@@ -56,11 +56,11 @@ export interface Hosted {
 }
 
 /** Run the supervisor in this process and serve it on control.sock. Returns null if another process holds the lock. */
-export async function hostSupervisor(p: InstancePaths, opts: { forker?: AgentForker } = {}): Promise<Hosted | null> {
+export async function hostSupervisor(p: InstancePaths, opts: { forker?: AgentForker; resourcesPath?: string } = {}): Promise<Hosted | null> {
   checkSocketPaths(p);
   ensureInstanceDir(p);
   if (!acquireLock(p)) return null;
-  const supervisor = new Supervisor({ paths: p, ...(opts.forker ? { forker: opts.forker } : {}) });
+  const supervisor = new Supervisor({ paths: p, ...(opts.forker ? { forker: opts.forker } : {}), ...(opts.resourcesPath ? { resourcesPath: opts.resourcesPath } : {}) });
   let server: net.Server;
   try {
     server = await serveControl(p.control, supervisor);

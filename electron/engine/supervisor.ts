@@ -440,7 +440,7 @@ export class Supervisor implements Backend {
       const { dir } = JSON.parse(fs.readFileSync(memo, 'utf8')) as { dir: string };
       if (fs.existsSync(path.join(dir, 'manifest.json'))) return readImageDir(dir, settings.arch);
     }
-    return resolveImage(settings.arch, onProgress, this.env);
+    return resolveImage(settings.arch, onProgress, { env: this.env, berthHome: this.paths.home, ...(this.resourcesPath ? { resourcesDir: this.resourcesPath } : {}) });
   }
 
   private qemuUp(): boolean {

@@ -12,13 +12,13 @@ export interface EngineLink {
   hosted: boolean;
 }
 
-export async function openEngine(instance: string, forker?: AgentForker, home?: string): Promise<EngineLink> {
+export async function openEngine(instance: string, forker?: AgentForker, home?: string, resourcesPath?: string): Promise<EngineLink> {
   const p = instancePaths(instance, home);
   checkSocketPaths(p);
   for (let attempt = 0; attempt < 3; attempt++) {
     const attached = await tryAttach(p);
     if (attached) return { backend: attached, hosted: false };
-    const hosted = await hostSupervisor(p, forker ? { forker } : {});
+    const hosted = await hostSupervisor(p, { ...(forker ? { forker } : {}), ...(resourcesPath ? { resourcesPath } : {}) });
     if (hosted) {
       const s = hosted.supervisor;
       return {

@@ -51,7 +51,8 @@ async function main(): Promise<void> {
   });
 
   try {
-    const link = await openEngine(instance, electronForker);
+    // Packaged: the bundled QEMU and the image manifests live in the app's Resources.
+    const link = await openEngine(instance, electronForker, undefined, app.isPackaged ? process.resourcesPath : undefined);
     log(link.hosted ? `supervising instance ${instance} in this process` : `attached to the supervisor of instance ${instance}`);
     backend = withConsoles(link.backend, { sshConfig: paths.sshConfig });
   } catch (e) {

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import type { Arch, Progress } from '../../shared/status.js';
 import { BerthFailure } from '../errors.js';
 import { appRoot } from '../repo-root.js';
+import { downloadReleaseImage, imageCacheRoot, toProgressEvent } from './download.js';
+import { loadReleaseManifest } from './manifest.js';
 
 export interface ImageFile {
   name: string;
@@ -85,8 +87,58 @@ export async function buildImage(arch: Arch, onProgress: (p: Progress) => void, 
   return readImageDir(dir, arch);
 }
 
-export async function resolveImage(arch: Arch, onProgress: (p: Progress) => void, env: NodeJS.ProcessEnv = process.env): Promise<GuestImage> {
+/**
+ * A downloaded release image, laid out like a local build (symlinks into the download cache plus
+ * a manifest.json) so the rest of the engine treats both the same.
+ */
+async function releaseImage(arch: Arch, resourcesDir: string, berthHome: string, onProgress: (p: Progress) => void): Promise<GuestImage> {
+  const manifest = loadReleaseManifest(resourcesDir, arch);
+  const got = await downloadReleaseImage(manifest, {
+    berthHome,
+    onProgress: (p) => onProgress({ ...toProgressEvent(p, `Downloading the ${arch} guest image`), step: 'image' }),
+  });
+  const dir = path.join(imageCacheRoot(berthHome), `release-${arch}-${manifest.version.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const entry = (role: 'kernel' | 'initrd' | 'disk', name: string, target: string): ImageFile => {
+    const link = path.join(dir, name);
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(target, link);
+    const f = manifest.files.find((x) => x.role === role)!;
+    return { name, size: f.size, sha256: f.sha256 };
+  };
+  const local: ImageManifest = {
+    schema: 1,
+    arch,
+    recipeHash: manifest.version,
+    kernelVersion: '',
+    kernel: entry('kernel', 'vmlinuz', got.kernel),
+    initrd: entry('initrd', 'initrd', got.initrd),
+    disk: entry('disk', 'base.qcow2', got.disk),
+  };
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(local, null, 2));
+  return readImageDir(dir, arch);
+}
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  /** where resources/images/<arch>.json lives (the app's Resources, or the repo's resources/) */
+  resourcesDir?: string;
+  berthHome: string;
+  platform?: NodeJS.Platform;
+}
+
+/**
+ * The guest image for `arch`: an explicit directory (BERTH_IMAGE_DIR, `berth start --image`), else
+ * a local build where the builder can run (Linux with the repo), else the published release image,
+ * downloaded with progress, verified by sha256 and cached.
+ */
+export async function resolveImage(arch: Arch, onProgress: (p: Progress) => void, opts: ResolveOptions): Promise<GuestImage> {
+  const env = opts.env ?? process.env;
   const explicit = arch === 'aarch64' ? env.BERTH_IMAGE_DIR_AARCH64 ?? env.BERTH_IMAGE_DIR : env.BERTH_IMAGE_DIR;
   if (explicit) return readImageDir(explicit, arch);
-  return buildImage(arch, onProgress, env.BERTH_IMAGE_CACHE);
+  const platform = opts.platform ?? process.platform;
+  const resourcesDir = opts.resourcesDir ?? path.join(appRoot(), 'resources');
+  const canBuild = platform === 'linux' && fs.existsSync(path.join(appRoot(), 'build', 'guest', 'build-image.sh'));
+  if (canBuild) return buildImage(arch, onProgress, env.BERTH_IMAGE_CACHE);
+  return releaseImage(arch, resourcesDir, opts.berthHome, onProgress);
 }
