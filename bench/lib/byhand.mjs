@@ -145,8 +145,11 @@ class SshProbe {
       for (const o of this.pending) o.end();
       this.pending.clear();
     });
+    let failed = false;
     c.on('error', (e) => {
       this.pending.delete(c);
+      if (failed) return;
+      failed = true;
       this.attempts.failed++;
       if (/timed out/i.test(e.message)) this.attempts.timedOut++;
     });

@@ -86,6 +86,7 @@ export class Supervisor implements Backend {
   private run: Running | null = null;
   private agent: AgentHost;
   private starting: Promise<Status> | null = null;
+  private tearingDown: Promise<void> | null = null;
   private stopping: Promise<Status> | null = null;
   private abortStart = false;
   private mounts: MountInfo[] = [];
@@ -263,6 +264,7 @@ export class Supervisor implements Backend {
     if (this.state === 'running' || this.state === 'degraded') return this.status();
     if (this.starting) return this.starting;
     if (this.stopping) await this.stopping;
+    if (this.tearingDown) await this.tearingDown;
     this.starting = this.doStart(params).finally(() => {
       this.starting = null;
     });
@@ -579,7 +581,12 @@ export class Supervisor implements Backend {
       serialLog: this.paths.serialLog,
       at: new Date().toISOString(),
     };
-    void this.teardown().then(() => this.setState('error', { error: this.error }));
+    // Say so first (within milliseconds of the exit), then clean up behind it.
+    this.setState('error', { error: this.error });
+    this.tearingDown = this.teardown().finally(() => {
+      this.tearingDown = null;
+      this.emitStatus();
+    });
   }
 
   private onQmpEvent(event: string): void {
@@ -702,7 +709,7 @@ export class Supervisor implements Backend {
     this.bus.emit('ports', []);
     this.setState('degraded');
     this.agentRestarts++;
-    const delay = Math.min(5000, 100 * 2 ** Math.min(this.agentRestarts, 6));
+    const delay = this.agentRestarts <= 1 ? 20 : Math.min(5000, 100 * 2 ** Math.min(this.agentRestarts, 6));
     setTimeout(() => {
       const run = this.run;
       if (!run || (this.state !== 'degraded' && this.state !== 'running')) return;

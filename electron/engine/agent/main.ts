@@ -54,6 +54,16 @@ async function ladder(init: AgentInit): Promise<void> {
     await link.connectUntil(deadline);
     step('ssh', 'done');
 
+    if (init.quiet) {
+      // A restarted agent on a VM that was already up (same boot, Docker answered before): get the
+      // socket back at once; a dead dockerd shows up on the first request anyway.
+      dockerServer = await serveDockerSocket(init.dockerSocket, link, log);
+      ports = new PortForwarder(link, init.ports, (list) => port.send({ type: 'ports', ports: list }), log);
+      port.send({ type: 'ready' });
+      await ports.start().catch((e: Error) => log(`ports: watcher failed to start: ${e.message}`));
+      return;
+    }
+
     current = 'boot-marker';
     step('boot-marker', 'running');
     await retryUntil(deadline, 'waiting for this boot’s marker', async () => {
