@@ -484,6 +484,11 @@ export class Supervisor implements Backend {
       }
     }, 250);
     qmp.on('event', (ev) => this.onQmpEvent(ev.event));
+    // QEMU's sockets close the moment it dies: the fastest sign for a VM that is not our child.
+    qmp.on('close', () => {
+      if (this.run?.pid === pid && !isAlive(pid)) this.onQemuGone(`exited (adopted pid ${pid})`);
+      else if (this.run?.pid === pid) setTimeout(() => !isAlive(pid) && this.run?.pid === pid && this.onQemuGone(`exited (adopted pid ${pid})`), 100);
+    });
     return true;
   }
 
@@ -571,7 +576,7 @@ export class Supervisor implements Backend {
   }
 
   private onQemuGone(why: string): void {
-    if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'error') return;
     if (this.state === 'starting') return; // the ladder notices and reports with the failing step
     // The VM died under us: say so at once, with the exit reason and where to look.
     this.error = {
