@@ -43,6 +43,7 @@ fi
 if has static; then
   note "static checks"
   npx eslint --max-warnings 0 electron renderer/src tests $([ -d bench ] && echo bench); count_check "eslint (folder import rules, DESIGN §2)" $?
+  npx tsc -p tsconfig.tests.json; count_check "typecheck of the engine, CLI and VM tests" $?
   if [ -f renderer/tsconfig.json ]; then npx tsc -p renderer/tsconfig.json --noEmit; count_check "renderer typecheck" $?; fi
 fi
 

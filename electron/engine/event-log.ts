@@ -22,22 +22,10 @@ export class EventLog {
   }
 
   static readLast(file: string, maxBytes = 256 * 1024): LoggedEvent[] {
-    let text = '';
-    try {
-      const fd = fs.openSync(file, 'r');
-      try {
-        const size = fs.fstatSync(fd).size;
-        const start = Math.max(0, size - maxBytes);
-        const buf = Buffer.alloc(size - start);
-        fs.readSync(fd, buf, 0, buf.length, start);
-        text = buf.toString('utf8');
-        if (start > 0) text = text.slice(text.indexOf('\n') + 1);
-      } finally {
-        fs.closeSync(fd);
-      }
-    } catch {
-      return [];
-    }
+    const tail = readTail(file, maxBytes);
+    if (tail === null) return [];
+    // A cut-off first line is dropped by JSON.parse below, like a torn last line after a crash.
+    const text = tail.text;
     const out: LoggedEvent[] = [];
     for (const line of text.split('\n')) {
       if (!line) continue;
@@ -51,8 +39,8 @@ export class EventLog {
   }
 }
 
-/** Last `n` lines of a text file, read from the end (logs can be large). */
-export function tailFile(file: string, n: number, maxBytes = 1024 * 1024): string[] {
+/** The last `maxBytes` of a file as text (null when it cannot be read). */
+function readTail(file: string, maxBytes: number): { text: string; cut: boolean } | null {
   try {
     const fd = fs.openSync(file, 'r');
     try {
@@ -60,13 +48,21 @@ export function tailFile(file: string, n: number, maxBytes = 1024 * 1024): strin
       const start = Math.max(0, size - maxBytes);
       const buf = Buffer.alloc(size - start);
       fs.readSync(fd, buf, 0, buf.length, start);
-      const lines = buf.toString('utf8').split(/\r?\n/);
-      if (lines[lines.length - 1] === '') lines.pop();
-      return lines.slice(-n);
+      return { text: buf.toString('utf8'), cut: start > 0 };
     } finally {
       fs.closeSync(fd);
     }
   } catch {
-    return [];
+    return null;
   }
+}
+
+/** Last `n` lines of a text file, read from the end (logs can be large). */
+export function tailFile(file: string, n: number, maxBytes = 1024 * 1024): string[] {
+  const tail = readTail(file, maxBytes);
+  if (tail === null) return [];
+  const lines = tail.text.split(/\r?\n/);
+  if (tail.cut) lines.shift();
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-n);
 }

@@ -22,7 +22,7 @@ export function newInstance(tag: string, name = 'default'): Instance {
   const home = fs.mkdtempSync(path.join('/tmp', `b${tag}-`));
   const dockerConfig = path.join(home, 'docker-config');
   fs.mkdirSync(dockerConfig);
-  const env = { ...process.env, BERTH_HOME: home, DOCKER_CONFIG: dockerConfig };
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_HOME: home, DOCKER_CONFIG: dockerConfig };
   delete env.DOCKER_HOST;
   delete env.DOCKER_CONTEXT;
   return {
@@ -98,4 +98,19 @@ export async function finish(inst: Instance): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 3500)); // the headless supervisor exits after a grace period
   fs.rmSync(inst.home, { recursive: true, force: true });
+}
+
+/**
+ * The usual suite start: a small VM (2 CPUs, 2 GiB; `extraYaml` adds settings, default no mounts),
+ * booted with the real CLI, with a busybox image imported under `image` when given.
+ */
+export async function boot(inst: Instance, opts: { yaml?: string; image?: string } = {}): Promise<void> {
+  fs.mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(inst.dir, 'berth.yaml'), `cpus: 2\nmemoryGiB: 2\n${opts.yaml ?? 'mounts: []\n'}`);
+  const r = await berth(inst, ['start']);
+  if (r.exitCode !== 0) throw new Error(`berth start failed (${r.exitCode}):\n${r.stderr}`);
+  if (opts.image) {
+    const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), opts.image]);
+    if (imp.exitCode !== 0) throw new Error(`docker import: ${imp.stderr}`);
+  }
 }

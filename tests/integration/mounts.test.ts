@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountInfo } from '../../electron/shared/status.js';
-import { berth, busyboxTar, docker, finish, newInstance } from './harness.js';
+import { berth, boot, docker, finish, newInstance } from './harness.js';
 
 const inst = newInstance('mnt');
 const IMG = 'berth-test/busybox:mnt';
@@ -17,12 +17,7 @@ beforeAll(async () => {
   fs.mkdirSync(share);
   fs.mkdirSync(ro);
   fs.writeFileSync(path.join(ro, 'keep.txt'), 'read me\n');
-  fs.mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(inst.dir, 'berth.yaml'), `cpus: 2\nmemoryGiB: 2\nmounts:\n  - location: ${share}\n    writable: true\n  - location: ${ro}\n    writable: false\n`);
-  const r = await berth(inst, ['start']);
-  if (r.exitCode !== 0) throw new Error(`berth start failed:\n${r.stderr}`);
-  const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), IMG]);
-  if (imp.exitCode !== 0) throw new Error(String(imp.stderr));
+  await boot(inst, { image: IMG, yaml: `mounts:\n  - location: ${share}\n    writable: true\n  - location: ${ro}\n    writable: false\n` });
 }, 600_000);
 
 afterAll(() => finish(inst), 120_000);

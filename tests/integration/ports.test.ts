@@ -4,22 +4,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PortForward } from '../../electron/shared/status.js';
-import { berth, busyboxTar, docker, finish, newInstance } from './harness.js';
+import { berth, boot, docker, finish, newInstance } from './harness.js';
 
 const inst = newInstance('ports');
 const IMG = 'berth-test/busybox:ports';
 
-beforeAll(async () => {
-  fs.mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(inst.dir, 'berth.yaml'), 'cpus: 2\nmemoryGiB: 2\nmounts: []\nports:\n  ignore: [23456]\n');
-  const r = await berth(inst, ['start']);
-  if (r.exitCode !== 0) throw new Error(`berth start failed:\n${r.stderr}`);
-  const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), IMG]);
-  if (imp.exitCode !== 0) throw new Error(String(imp.stderr));
-}, 600_000);
+beforeAll(() => boot(inst, { image: IMG, yaml: 'mounts: []\nports:\n  ignore: [23456]\n' }), 600_000);
 
 afterAll(() => finish(inst), 120_000);
 

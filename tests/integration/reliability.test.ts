@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
 import { QmpClient } from '../../electron/engine/qmp.js';
-import { berth, busyboxTar, docker, finish, listQemuPids, newInstance } from './harness.js';
+import { berth, boot, docker, finish, listQemuPids, newInstance } from './harness.js';
 
 const inst = newInstance('rel');
 const IMG = 'berth-test/busybox:rel';
@@ -28,14 +28,7 @@ function events(): { ts: string; kind: string; [k: string]: unknown }[] {
 }
 const pidOf = (f: string) => Number(fs.readFileSync(path.join(inst.dir, f), 'utf8').trim());
 
-beforeAll(async () => {
-  fs.mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(inst.dir, 'berth.yaml'), 'cpus: 2\nmemoryGiB: 2\nmounts: []\n');
-  const r = await berth(inst, ['start']);
-  if (r.exitCode !== 0) throw new Error(`berth start failed:\n${r.stderr}`);
-  const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), IMG]);
-  if (imp.exitCode !== 0) throw new Error(String(imp.stderr));
-}, 600_000);
+beforeAll(() => boot(inst, { image: IMG }), 600_000);
 
 afterAll(() => finish(inst), 120_000);
 
