@@ -246,7 +246,7 @@ async function main() {
     image: { dir: image.dir, recipeHash: manifest.recipeHash, kernelVersion: manifest.kernelVersion, how: image.how },
     berthHome: home,
     method: {
-      start: 'Both sides timed from spawn (berth: `node bin/berth.mjs start`; baseline: the same QEMU binary and arguments from the instance’s qemu.args.json, Berth stopped) to the first HTTP GET /_ping answered 200: berth through its forwarded docker.sock, the baseline through an SSH stream-local channel to the guest’s /var/run/docker.sock (npm ssh2). Both poll every 100 ms. Runs alternate ABBA. The disk has booted before (warm-up run).',
+      start: 'Both sides timed from spawn (berth: `node bin/berth.mjs start`; baseline: the same QEMU binary and arguments from the instance’s qemu.args.json, Berth stopped) to the first HTTP GET /_ping answered 200: berth through its forwarded docker.sock, the baseline through an SSH stream-local channel to the guest’s /var/run/docker.sock (npm ssh2, connected as soon as TCP probes see sshd’s banner). Both poll every 100 ms. Runs alternate ABBA. The disk has booted before (warm-up run).',
       stop: 'berth: wall time of `berth stop`; baseline: QMP system_powerdown until QEMU exits. 5 s after Docker answered.',
       latency: 'Each request opens a new connection and sends `GET <path> HTTP/1.0`, read to EOF. Host: Node on Berth’s docker.sock. Guest: perl on /var/run/docker.sock (CLOCK_MONOTONIC). 5 rounds interleaved.',
       idle: `CPU = utime+stime of all threads from /proc/PID/stat over a 30 s window, ${20} s after Docker answered; median/min/max over 5 s slices. RSS = VmRSS, max of 1 s samples.`,

@@ -72,7 +72,7 @@ fi
 
 if has e2e && [ -f tests/e2e/playwright.config.mts ]; then
   note "e2e: the built renderer in Chromium against a real supervisor and VM"
-  PLAYWRIGHT_JSON_OUTPUT_NAME="$out/e2e.json" npx playwright test -c tests/e2e/playwright.config.mts --reporter=list,json
+  PLAYWRIGHT_JSON_OUTPUT_NAME="$PWD/$out/e2e.json" npx playwright test -c tests/e2e/playwright.config.mts --reporter=list,json
   count_playwright "$out/e2e.json" $?
 fi
 

@@ -109,7 +109,7 @@ export async function benchStart(ctx) {
     label: 'SSH session up',
     unit: 's',
     samples: berthSsh,
-    baseline: { label: 'QEMU by hand (overlapping connection attempts)', samples: handSsh },
+    baseline: { label: 'QEMU by hand (TCP probes for the banner, then ssh2)', samples: handSsh },
     note: 'both from spawn',
   });
   ctx.figure({

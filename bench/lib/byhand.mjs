@@ -4,6 +4,7 @@
 // pinned host key, the instance's client key).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { ROOT, PROBE_MS } from './berth.mjs';
@@ -117,49 +118,79 @@ export async function cleanupByHand() {
 }
 
 /**
- * SSH for the baseline, connecting as early as the guest allows: a new attempt starts every
- * PROBE_MS while up to 4 are pending (each with a 10 s handshake limit), and the first that
- * completes wins. While the guest's network is not up, QEMU's user-mode network accepts the host
- * side of a connection and holds it, so a single attempt can hang until its timeout.
+ * SSH for the baseline, connected as early as the guest allows while disturbing it little.
+ * While the guest's network is not up, QEMU's user-mode network accepts the host side of a
+ * connection and holds it, so one attempt can hang for its whole timeout. So: plain TCP probes
+ * for sshd's banner (a new one every PROBE_MS, at most 2 pending, each held up to 10 s); at the
+ * first banner, all probes close and one ssh2 connection (pinned host key) is made.
  */
 class SshProbe {
   constructor({ port, clientKey, hostPub }) {
     this.port = port;
     this.clientKey = clientKey;
     this.pinned = Buffer.from(hostPub.trim().split(/\s+/)[1] ?? '', 'base64');
-    this.pending = new Set();
+    this.probes = new Set();
+    this.connecting = null;
     this.client = null;
-    this.attempts = { started: 0, failed: 0, timedOut: 0 };
+    this.readyAt = null;
+    this.attempts = { tcpProbes: 0, ssh: 0, sshFailed: 0 };
   }
 
   tick() {
-    if (this.client || this.pending.size >= 4) return;
+    if (this.client || this.connecting) return;
+    if (this.probes.size >= 2) return;
+    const sock = net.connect({ host: '127.0.0.1', port: this.port });
+    this.probes.add(sock);
+    this.attempts.tcpProbes++;
+    const drop = () => {
+      sock.destroy();
+      this.probes.delete(sock);
+    };
+    const timer = setTimeout(drop, 10_000);
+    sock.on('data', (d) => {
+      clearTimeout(timer);
+      drop();
+      if (d.toString('latin1').startsWith('SSH-') && !this.connecting && !this.client) {
+        for (const o of this.probes) o.destroy();
+        this.probes.clear();
+        this.sshConnect();
+      }
+    });
+    sock.on('error', () => {
+      clearTimeout(timer);
+      drop();
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      this.probes.delete(sock);
+    });
+  }
+
+  sshConnect() {
     const c = new ssh2.Client();
-    this.pending.add(c);
-    this.attempts.started++;
+    this.connecting = c;
+    this.attempts.ssh++;
+    let failed = false;
     c.on('ready', () => {
-      this.pending.delete(c);
-      if (this.client) return c.end();
+      this.connecting = null;
       this.client = c;
       this.readyAt = now();
-      for (const o of this.pending) o.end();
-      this.pending.clear();
     });
-    let failed = false;
-    c.on('error', (e) => {
-      this.pending.delete(c);
+    c.on('error', () => {
       if (failed) return;
       failed = true;
-      this.attempts.failed++;
-      if (/timed out/i.test(e.message)) this.attempts.timedOut++;
+      this.attempts.sshFailed++;
+      if (this.connecting === c) this.connecting = null;
     });
-    c.on('close', () => this.pending.delete(c));
+    c.on('close', () => {
+      if (this.connecting === c) this.connecting = null;
+    });
     c.connect({
       host: '127.0.0.1',
       port: this.port,
       username: 'root',
       privateKey: this.clientKey,
-      readyTimeout: 10_000,
+      readyTimeout: 30_000,
       hostVerifier: (key) => key.equals(this.pinned),
     });
   }
@@ -169,8 +200,10 @@ class SshProbe {
   }
 
   close() {
-    for (const o of this.pending) o.end();
-    this.pending.clear();
+    for (const o of this.probes) o.destroy();
+    this.probes.clear();
+    this.connecting?.end();
+    this.connecting = null;
     this.client?.end();
     this.client = null;
   }

@@ -106,6 +106,19 @@ export const useBerth = create<BerthState>()((set, get) => {
     }
   }
 
+  /**
+   * Status events are the live truth; an answer to vm.start/stop/restart is a snapshot taken when
+   * the engine answered. If an event arrived while the call was in flight, that answer is older
+   * than what we show (measured: a slow bridge delivered "stopping" after the "stopped" event).
+   */
+  let statusEvents = 0;
+  function applyAnswer(): (s: Status) => void {
+    const seen = statusEvents;
+    return (s) => {
+      if (statusEvents === seen) applyStatus(s);
+    };
+  }
+
   function applyEmulation(e: EmulationStatus): void {
     const s = get().status;
     if (s) set({ status: { ...s, emulation: e } });
@@ -118,7 +131,10 @@ export const useBerth = create<BerthState>()((set, get) => {
 
     init() {
       const offs = [
-        on('status', applyStatus),
+        on('status', (st) => {
+          statusEvents++;
+          applyStatus(st);
+        }),
         on('progress', (p) => set({ progress: { ...get().progress, [p.task]: p } })),
         on('ports', (ports) => set({ ports })),
         on('mounts', (mounts) => set({ mounts })),
@@ -139,13 +155,13 @@ export const useBerth = create<BerthState>()((set, get) => {
     },
 
     start: async () => {
-      await act('start', () => invoke('vm.start', {}), applyStatus);
+      await act('start', () => invoke('vm.start', {}), applyAnswer());
     },
     stop: async () => {
-      await act('stop', () => invoke('vm.stop', {}), applyStatus);
+      await act('stop', () => invoke('vm.stop', {}), applyAnswer());
     },
     restart: async () => {
-      await act('restart', () => invoke('vm.restart', {}), applyStatus);
+      await act('restart', () => invoke('vm.restart', {}), applyAnswer());
     },
 
     setEmulation: async (enabled) => {
