@@ -143,6 +143,9 @@ export class Supervisor implements Backend {
         return this.start({});
       case 'vm.status':
         return this.status();
+      case 'vm.wake':
+        if (this.state === 'running' || this.state === 'degraded') await this.syncClock('host woke');
+        return this.status();
       case 'emulation.set':
         return this.setEmulation((params as Params<'emulation.set'>).enabled);
       case 'emulation.status':

@@ -46,7 +46,7 @@ export async function shutdown(backend: Backend, log: (msg: string) => void = co
   return plan;
 }
 
-/** Called on powerMonitor 'resume' (the Mac woke up). Refreshes the status; the engine resyncs time etc. */
+/** Called on powerMonitor 'resume' (the Mac woke up): the guest clock stood still while it slept. */
 export async function onResume(backend: Pick<Backend, 'invoke'>): Promise<void> {
-  await backend.invoke('vm.status', {});
+  await backend.invoke('vm.wake', {});
 }

@@ -17,6 +17,8 @@ export interface Requests {
   'vm.stop': { params: { force?: boolean }; result: Status };
   'vm.restart': { params: Record<string, never>; result: Status };
   'vm.status': { params: Record<string, never>; result: Status };
+  /** The host woke from sleep (macOS powerMonitor 'resume'): correct the guest clock now. */
+  'vm.wake': { params: Record<string, never>; result: Status };
   'emulation.set': { params: { enabled: boolean }; result: EmulationStatus };
   'emulation.status': { params: Record<string, never>; result: EmulationStatus };
   'ports.list': { params: Record<string, never>; result: PortForward[] };
@@ -81,6 +83,7 @@ export const PARAM_SHAPES: { [M in Method]: Shape } = {
   'vm.stop': shape({}, { force: bool }),
   'vm.restart': shape(),
   'vm.status': shape(),
+  'vm.wake': shape(),
   'emulation.set': shape({ enabled: bool }),
   'emulation.status': shape(),
   'ports.list': shape(),

@@ -123,12 +123,12 @@ describe('app lifecycle', () => {
     expect(h.state.appEvents.has('second-instance')).toBe(true);
   });
 
-  it('refreshes the status when the Mac wakes up', async () => {
+  it('tells the engine when the Mac wakes up (the guest clock is corrected)', async () => {
     const fake = await boot();
     const before = fake.calls.length;
     await h.state.powerEvents.get('resume')!();
     await flush();
-    expect(fake.calls.slice(before).map((c) => c.method)).toContain('vm.status');
+    expect(fake.calls.slice(before).map((c) => c.method)).toContain('vm.wake');
   });
 
   it('stops the VM gracefully on quit, then exits', async () => {

@@ -113,9 +113,9 @@ describe('quit and resume', () => {
     expect(backend.close).toHaveBeenCalled();
   });
 
-  it('onResume asks for a fresh status', async () => {
+  it('onResume tells the engine the host woke (it corrects the guest clock)', async () => {
     const backend = { invoke: vi.fn(async () => ({ ok: true, value: makeStatus('running') })) };
     await onResume(backend as never);
-    expect(backend.invoke).toHaveBeenCalledWith('vm.status', {});
+    expect(backend.invoke).toHaveBeenCalledWith('vm.wake', {});
   });
 });
