@@ -620,10 +620,11 @@ export class Supervisor implements Backend {
       }
       if (busy || !this.agent.pid) return;
       busy = true;
+      const t0 = Date.now();
       this.agent
         .exec('date -u +%s.%N', { timeoutMs: 5000 })
         .then(async (r) => {
-          const skew = Number(r.stdout.trim()) * 1000 - Date.now();
+          const skew = Number(r.stdout.trim()) * 1000 - (t0 + Date.now()) / 2;
           if (Number.isFinite(skew) && Math.abs(skew) > 1000) await this.syncClock(`drift ${Math.round(skew)} ms`);
         })
         .catch(() => undefined)
@@ -633,12 +634,25 @@ export class Supervisor implements Backend {
   }
 
   async syncClock(why: string): Promise<void> {
-    const r = await this.agent
-      .exec(`date -u -s @${(Date.now() / 1000).toFixed(3)} >/dev/null && hwclock --systohc 2>/dev/null; date -u +%s.%N`, { timeoutMs: 10_000 })
-      .catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
-    const guest = Number(r.stdout.trim());
-    this.log.append('clock-sync', { why, ok: r.code === 0, skewMs: Number.isFinite(guest) ? Math.round(guest * 1000 - Date.now()) : null });
+    // The command reaches the guest some time after we send it: estimate that from a round trip
+    // and set the clock that much ahead, then measure the skew at the midpoint of a second trip.
+    const exec = (cmd: string) => this.agent.exec(cmd, { timeoutMs: 10_000 }).catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
+    const t0 = Date.now();
+    const probe = await exec('true');
+    const oneWay = (Date.now() - t0) / 2;
+    let ok = probe.code === 0;
+    let skewMs: number | null = null;
+    if (ok) {
+      const set = await exec(`date -u -s @${((Date.now() + oneWay) / 1000).toFixed(3)} >/dev/null && hwclock --systohc 2>/dev/null; true`);
+      ok = set.code === 0;
+      const t1 = Date.now();
+      const check = await exec('date -u +%s.%N');
+      const guest = Number(check.stdout.trim()) * 1000;
+      if (Number.isFinite(guest)) skewMs = Math.round(guest - (t1 + Date.now()) / 2);
+    }
+    this.log.append('clock-sync', { why, ok, skewMs, oneWayMs: Math.round(oneWay) });
   }
+
 
   private agentWaiter: { step: (m: FromAgent) => void } | null = null;
 
