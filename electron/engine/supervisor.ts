@@ -488,9 +488,10 @@ export class Supervisor implements Backend {
     }, 250);
     qmp.on('event', (ev) => this.onQmpEvent(ev.event));
     // QEMU's sockets close the moment it dies: the fastest sign for a VM that is not our child.
+    // Only QEMU's exit closes it (we hold the connection), even while the process is still
+    // tearing down its memory and looks alive.
     qmp.on('close', () => {
-      if (this.run?.pid === pid && !isAlive(pid)) this.onQemuGone(`exited (adopted pid ${pid})`);
-      else if (this.run?.pid === pid) setTimeout(() => !isAlive(pid) && this.run?.pid === pid && this.onQemuGone(`exited (adopted pid ${pid})`), 100);
+      if (this.run?.pid === pid) this.onQemuGone(`exited (adopted pid ${pid}; its monitor closed)`);
     });
     return true;
   }
