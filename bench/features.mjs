@@ -135,7 +135,8 @@ async function ports() {
       await new Promise((r) => setTimeout(r, 10));
     }
     delays.push(now() - tListen);
-    await shell(`pkill -f 'httpd -p ${port}' || true`);
+    // '[h]ttpd' so pkill -f does not match (and kill) the shell running it
+    await shell(`pkill -f '[h]ttpd -p ${port}' || true`);
   }
   fig('ports: listener up → host port answers (ms)', delays, 'ms', null, 'median ≤ 500 ms');
   results.figures['ports: listener up → host port answers (ms)'].note = 'measured from the return of the `berth shell` that started the listener (an upper bound on detection + forward setup)';
@@ -189,7 +190,11 @@ try {
   await inst.berth(['stop', '--force'], { timeoutMs: 120_000 });
   results.loadavgAfter = loadavg();
   fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
-  fs.writeFileSync(path.join(import.meta.dirname, 'results', 'features.json'), JSON.stringify(results, null, 2) + '\n');
+  // A partial run (`npm run bench:features -- ports`) updates its figures and keeps the others.
+  const out = path.join(import.meta.dirname, 'results', 'features.json');
+  const prev = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : { figures: {} };
+  results.figures = { ...prev.figures, ...results.figures };
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   await new Promise((r) => setTimeout(r, 3500));
   fs.rmSync(home, { recursive: true, force: true });
 }

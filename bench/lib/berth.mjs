@@ -73,7 +73,8 @@ export class BenchInstance {
     this.booted = true;
     const st = await this.status();
     const steps = Object.fromEntries(st.steps.map((s) => [s.name, s.durationMs ?? null]));
-    return { pingMs, exitMs: res.ms, readyMs: st.readyMs ?? null, steps, doneAtMs: stepsDoneAt(this.file('events.jsonl'), wall0), status: st };
+    const at = stepTimes(this.file('events.jsonl'), wall0);
+    return { pingMs, exitMs: res.ms, readyMs: st.readyMs ?? null, steps, doneAtMs: at.done, runningAtMs: at.running, status: st };
   }
 
   /** `berth stop`, timed to the CLI's exit; then waits for the headless supervisor to exit too. */
@@ -128,14 +129,14 @@ function safeRead(f) {
   }
 }
 
-/** When each readiness step finished, in ms since `wall0` (the CLI's spawn), from events.jsonl. */
-function stepsDoneAt(events, wall0) {
-  const out = {};
+/** When each readiness step began and finished, in ms since `wall0` (the CLI's spawn), from events.jsonl. */
+function stepTimes(events, wall0) {
+  const out = { running: {}, done: {} };
   for (const l of safeRead(events).trim().split('\n')) {
     try {
       const e = JSON.parse(l);
       const t = Date.parse(e.ts);
-      if (e.kind === 'step' && e.state === 'done' && t >= wall0 - 5) out[e.step] = t - wall0;
+      if (e.kind === 'step' && (e.state === 'done' || e.state === 'running') && t >= wall0 - 5) out[e.state][e.step] ??= t - wall0;
     } catch {
       // partial line
     }
