@@ -17,7 +17,7 @@ import type { AgentForker } from './agent-host.js';
 import type { FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
-import { qemuImgInfo, ensureDisk } from './disk.js';
+import { ensureDisk } from './disk.js';
 import { dockerContextName, ensureDockerContext } from './docker-context.js';
 import { BerthFailure, toBerthError } from './errors.js';
 import { EventLog, tailFile } from './event-log.js';
@@ -911,15 +911,6 @@ export class Supervisor implements Backend {
 
   private async cleanupFiles(): Promise<void> {
     for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.docker, this.paths.qemuPid, this.paths.state]) fs.rmSync(f, { force: true });
-  }
-
-  async diskUsage(): Promise<Status['diskUsage']> {
-    try {
-      const info = await qemuImgInfo(this.paths.disk);
-      return { fileBytes: fs.statSync(this.paths.disk).blocks * 512, virtualBytes: info['virtual-size'] };
-    } catch {
-      return undefined;
-    }
   }
 
   get currentState(): VmState {
