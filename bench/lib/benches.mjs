@@ -125,7 +125,7 @@ export async function benchStart(ctx) {
     label: 'SSH session up',
     unit: 's',
     samples: berthSsh,
-    baseline: { label: 'QEMU by hand (TCP probes for the banner, then ssh2)', samples: handSsh },
+    baseline: { label: 'QEMU by hand (TCP probes for sshd’s banner, then ssh2)', samples: handSsh },
     note: 'both from spawn',
   });
   ctx.figure({

@@ -121,8 +121,9 @@ export async function cleanupByHand() {
  * SSH for the baseline, connected as early as the guest allows while disturbing it little.
  * While the guest's network is not up, QEMU's user-mode network accepts the host side of a
  * connection and holds it, so one attempt can hang for its whole timeout. So: plain TCP probes
- * for sshd's banner (a new one every PROBE_MS, at most 2 pending, each held up to 10 s); at the
- * first banner, all probes close and one ssh2 connection (pinned host key) is made.
+ * for sshd's banner (a new one every PROBE_MS, at most 4 pending, each given up after 1.5 s, a
+ * limit that grows by 1 s per 10 s of probing in case sshd is merely slow); at the first banner,
+ * all probes close and one ssh2 connection (pinned host key) is made.
  */
 class SshProbe {
   constructor({ port, clientKey, hostPub }) {
@@ -138,7 +139,8 @@ class SshProbe {
 
   tick() {
     if (this.client || this.connecting) return;
-    if (this.probes.size >= 2) return;
+    if (this.probes.size >= 4) return;
+    this.firstProbe ??= now();
     const sock = net.connect({ host: '127.0.0.1', port: this.port });
     this.probes.add(sock);
     this.attempts.tcpProbes++;
@@ -146,7 +148,7 @@ class SshProbe {
       sock.destroy();
       this.probes.delete(sock);
     };
-    const timer = setTimeout(drop, 10_000);
+    const timer = setTimeout(drop, Math.min(10_000, 1500 + (now() - this.firstProbe) / 10));
     sock.on('data', (d) => {
       clearTimeout(timer);
       drop();
@@ -172,6 +174,7 @@ class SshProbe {
     this.attempts.ssh++;
     let failed = false;
     c.on('ready', () => {
+      c.setNoDelay(true); // as the agent does
       this.connecting = null;
       this.client = c;
       this.readyAt = now();

@@ -49,17 +49,16 @@ export async function sampleProcesses(pids, seconds, sliceSec = 5) {
     sliceStart[n] = start[n];
   }
   let tSlice = t0;
-  const end = t0 + seconds * 1000;
-  let tick = 0;
-  while (now() < end) {
-    await sleep(Math.min(1000, end - now()));
-    tick++;
+  // tick-driven (one per second, scheduled against t0) so the slices are whole and never empty
+  for (let tick = 1; tick <= seconds; tick++) {
+    const wait = t0 + tick * 1000 - now();
+    if (wait > 0) await sleep(wait);
     for (const n of names) {
       const r = rssMB(pids[n]);
       if (r === null) throw new Error(`${n} (pid ${pids[n]}) exited during the measurement`);
       rss[n].push(r);
     }
-    if (tick % sliceSec === 0 || now() >= end) {
+    if (tick % sliceSec === 0 || tick === seconds) {
       const t = now();
       for (const n of names) {
         const c = cpuSeconds(pids[n]);

@@ -80,6 +80,8 @@ export class Supervisor implements Backend {
   private error: VmError | undefined;
   private accelNote: string | undefined;
   private degradedReason: string | undefined;
+  /** When the agent last reported SSH lost: a QEMU exit right after it was the cause, not a symptom. */
+  private sshLostAt = 0;
   private startT0 = 0;
   private readyMs: number | undefined;
   private startedAt: string | undefined;
@@ -585,7 +587,7 @@ export class Supervisor implements Backend {
     // The VM died under us: say so at once, with the exit reason and where to look.
     this.error = {
       code: 'E_QEMU_EXITED',
-      message: `QEMU ${why} while the VM was ${this.state}`,
+      message: `QEMU ${why} while the VM was ${this.state === 'degraded' && Date.now() - this.sshLostAt < 2000 ? 'running' : this.state}`,
       hint: `See ${this.paths.qemuLog} and the serial log; \`berth start\` boots it again (the disk is journaled).`,
       serialLog: this.paths.serialLog,
       at: new Date().toISOString(),
@@ -708,7 +710,10 @@ export class Supervisor implements Backend {
       this.bus.emit('log', { source: 'agent', line: m.line });
     } else if (m.type === 'ssh') {
       this.log.append('ssh', { up: m.up, ...(m.reason ? { reason: m.reason } : {}) });
-      if (!m.up && this.state === 'running') {
+      // QEMU dying also drops SSH, sometimes a moment before its monitor closes: that is a QEMU
+      // exit (reported by onQemuGone), not a degraded-but-running VM.
+      if (!m.up && this.state === 'running' && this.run && isAlive(this.run.pid)) {
+        this.sshLostAt = Date.now();
         this.degradedReason = `SSH connection to the guest lost (${m.reason ?? 'closed'}); reconnecting`;
         this.setState('degraded');
       } else if (m.up && this.state === 'degraded') {
