@@ -12,7 +12,7 @@ import { withConsoles } from './app-backend.js';
 import { electronForker } from './agent-forker.js';
 import { openEngine } from './engine-link.js';
 import { contractArgument, forwardEvents, registerIpc } from './ipc.js';
-import { onResume, shutdown } from './lifecycle.js';
+import { shutdown, SleepHandler } from './lifecycle.js';
 import { TrayController } from './tray.js';
 import { hardenSession, isAllowedExternal, rendererRootUrl, WindowManager } from './windows.js';
 
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     {
       start: () => void tray.run('start', () => backend.invoke('vm.start', {})),
       stop: () => void tray.run('stop', () => backend.invoke('vm.stop', {})),
+      shutdown: () => void tray.run('shutdown', () => backend.invoke('vm.stop', { shutdown: true })),
       restart: () => void tray.run('restart', () => backend.invoke('vm.restart', {})),
       setEmulation: (enabled) => void tray.run('emulation', () => backend.invoke('emulation.set', { enabled })),
       openPort: (port) => {
@@ -85,7 +86,10 @@ async function main(): Promise<void> {
   app.on('second-instance', () => windows.show('dashboard'));
   // A menu-bar app keeps running with no window open.
   app.on('window-all-closed', () => undefined);
-  powerMonitor.on('resume', () => void onResume(backend));
+  // the Mac sleeps: suspend the VM to disk if the user asked for it; wakes: resume it, or fix the clock
+  const sleep = new SleepHandler(backend, log, (action, fn) => tray.run(action, fn));
+  powerMonitor.on('suspend', () => void sleep.onSuspend());
+  powerMonitor.on('resume', () => void sleep.onResume());
 
   let quitting = false;
   app.on('before-quit', (e) => {

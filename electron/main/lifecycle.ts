@@ -50,3 +50,123 @@ export async function shutdown(backend: Backend, log: (msg: string) => void = co
 export async function onResume(backend: Pick<Backend, 'invoke'>): Promise<void> {
   await backend.invoke('vm.wake', {});
 }
+
+/** Runs a VM action; the app passes the tray's `run` so the menu shows it as pending. */
+export type RunAction = (action: 'stop' | 'start', fn: () => Promise<unknown>) => Promise<void>;
+
+const isUp = (s: VmState): boolean => s === 'running' || s === 'degraded';
+
+/**
+ * The Mac going to sleep and waking up (powerMonitor 'suspend' / 'resume').
+ *
+ * By default QEMU is frozen with the Mac, and on wake the engine corrects the guest clock
+ * (`vm.wake`). With `suspendOnSleep`, a running VM is suspended to disk before the Mac sleeps
+ * (`vm.stop {}`, which suspends when `stopMode` is `suspend`) and resumed on wake (`vm.start {}`),
+ * but only a VM that Berth itself suspended for this sleep: one the user had stopped stays stopped.
+ *
+ * macOS does not wait for us: the save may still be running when the Mac sleeps (QEMU then
+ * finishes it after the wake), so the wake waits for the stop to answer before starting.
+ */
+export class SleepHandler {
+  /** the suspend started for the current sleep; resolves true once Berth has stopped the VM */
+  private suspending: Promise<boolean> | null = null;
+  /** the Mac woke before the suspend got as far as asking the engine to stop: skip it */
+  private woke = false;
+
+  constructor(
+    private readonly backend: Pick<Backend, 'invoke' | 'on'>,
+    private readonly log: (msg: string) => void = console.log,
+    private readonly run: RunAction = (_action, fn) => fn().then(() => undefined),
+    /** how long the wake waits for a VM still `stopping` before starting it */
+    private readonly stoppingTimeoutMs = 120_000,
+  ) {}
+
+  /** powerMonitor 'suspend'. Resolves once the VM is suspended (or Berth decided not to). */
+  async onSuspend(): Promise<void> {
+    if (this.suspending) return;
+    this.woke = false;
+    const p = this.suspendForSleep().catch((e: unknown) => {
+      this.log(`sleep: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    });
+    this.suspending = p;
+    await p;
+  }
+
+  private async suspendForSleep(): Promise<boolean> {
+    const se = await this.backend.invoke('settings.get', {});
+    if (!se.ok || !se.value.suspendOnSleep) return false;
+    const st = await this.backend.invoke('vm.status', {});
+    if (!st.ok || !isUp(st.value.state)) return false;
+    if (se.value.stopMode !== 'suspend') {
+      // vm.stop {} would power the VM off: sleeping with QEMU frozen keeps the containers instead
+      this.log('sleep: not suspending the VM: "When Docker stops" is set to shut down');
+      return false;
+    }
+    if (this.woke) return false;
+    this.log('sleep: suspending the VM before the Mac sleeps');
+    let stopped = false;
+    await this.run('stop', async () => {
+      const r = await this.backend.invoke('vm.stop', {});
+      if (r.ok) {
+        stopped = true;
+        this.log(`sleep: VM ${r.value.lastStop?.how === 'shutdown' ? `shut down${r.value.lastStop.note ? ` (${r.value.lastStop.note})` : ''}` : 'suspended'}`);
+      } else {
+        this.log(`sleep: vm.stop failed: ${r.error.code} ${r.error.message}`);
+      }
+    });
+    return stopped;
+  }
+
+  /** powerMonitor 'resume'. */
+  async onResume(): Promise<void> {
+    this.woke = true;
+    const pending = this.suspending;
+    this.suspending = null;
+    const suspended = pending ? await pending : false;
+    if (!suspended) {
+      await onResume(this.backend);
+      return;
+    }
+    const state = await this.settled();
+    if (state === 'stopped' || state === 'error') {
+      this.log('wake: starting the VM Berth suspended for the sleep');
+      await this.run('start', async () => {
+        const r = await this.backend.invoke('vm.start', {});
+        if (!r.ok) this.log(`wake: vm.start failed: ${r.error.code} ${r.error.message}`);
+      });
+    } else if (state !== null && isUp(state)) {
+      // the stop did not take (or someone started it already): just correct the clock
+      await onResume(this.backend);
+    }
+  }
+
+  /** The VM's state once it is no longer `stopping` (the stop may still be saving after the wake). */
+  private settled(): Promise<VmState | null> {
+    return new Promise<VmState | null>((resolve) => {
+      let done = false;
+      const finish = (state: VmState | null): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        off();
+        resolve(state);
+      };
+      // listen before asking, so a `stopped` event between the answer and the subscription is not lost
+      const off = this.backend.on('status', (s) => {
+        if (s.state !== 'stopping') finish(s.state);
+      });
+      const timer = setTimeout(() => {
+        this.log(`wake: the VM is still stopping after ${this.stoppingTimeoutMs} ms; not starting it`);
+        finish(null);
+      }, this.stoppingTimeoutMs);
+      void this.backend.invoke('vm.status', {}).then(
+        (st) => {
+          if (!st.ok) finish(null);
+          else if (st.value.state !== 'stopping') finish(st.value.state);
+        },
+        () => finish(null),
+      );
+    });
+  }
+}

@@ -6,6 +6,8 @@ import type { PortForward, Progress, Status, VmState } from '../shared/status.js
 export interface TrayActions {
   start(): void;
   stop(): void;
+  /** vm.stop {shutdown: true}: power off, discarding a saved state */
+  shutdown(): void;
   restart(): void;
   setEmulation(enabled: boolean): void;
   openPort(hostPort: number): void;
@@ -27,7 +29,7 @@ export interface TrayOptions {
   ports?: PortForward[];
 }
 
-export type TrayAction = 'start' | 'stop' | 'restart' | 'emulation';
+export type TrayAction = 'start' | 'stop' | 'shutdown' | 'restart' | 'emulation';
 
 export type TrayIconState = 'stopped' | 'starting' | 'running' | 'stopping' | 'error';
 
@@ -72,14 +74,19 @@ export function statusLines(status: Status | null, progress?: Progress | null): 
   if (!status) return ['Connecting to the Berth engine…'];
   switch (status.state) {
     case 'stopped':
-      return ['Docker is stopped'];
+      return [status.saved ? 'Docker is stopped — saved, starts in about a second' : 'Docker is stopped'];
     case 'starting': {
       const step = currentStep(status);
       if (!step) return ['Docker is starting…'];
       return [`Starting: ${step.label}… (${step.index}/${step.total})${progress && (!progress.step || progress.step === status.steps[step.index - 1]?.name) ? pct(progress) : ''}`];
     }
     case 'running': {
-      const secs = status.readyMs !== undefined ? ` · ready in ${(status.readyMs / 1000).toFixed(1)} s` : '';
+      const secs =
+        status.resume?.resumed && status.resume.loadMs !== undefined
+          ? ` · resumed in ${(status.resume.loadMs / 1000).toFixed(1)} s`
+          : status.readyMs !== undefined
+            ? ` · ready in ${(status.readyMs / 1000).toFixed(1)} s`
+            : '';
       return [`Docker is running${secs}`];
     }
     case 'stopping':
@@ -96,6 +103,15 @@ export function statusLines(status: Status | null, progress?: Progress | null): 
       return lines;
     }
   }
+}
+
+/**
+ * A disabled line under the status: why the last stop shut down instead of suspending (or what the
+ * suspend did). Only while the VM is down: once it runs again, the last start is what matters.
+ */
+export function stopNote(status: Status | null): string | null {
+  const note = status?.lastStop?.note;
+  return note && (status.state === 'stopped' || status.state === 'error') ? note : null;
 }
 
 function portLabel(p: PortForward): string {
@@ -124,17 +140,22 @@ export function trayTemplate(status: Status | null, opts: TrayOptions): MenuItem
   const busy = pending !== null;
   const up = state === 'running' || state === 'degraded';
   const canStart = !busy && (state === 'stopped' || state === 'error');
-  const stopWaits = pending === 'stop' || pending === 'emulation';
+  const stopWaits = pending === 'stop' || pending === 'shutdown' || pending === 'emulation';
   const canStop = !stopWaits && (state === 'starting' || state === 'running' || state === 'degraded' || state === 'error');
   const canRestart = !busy && (state === 'running' || state === 'degraded' || state === 'error');
+  // power off from running, or throw away the saved state of a suspended VM
+  const canShutdown = !busy && (up || (state === 'stopped' && status?.saved !== undefined));
   const canEmulate = !busy && state !== null && state !== 'starting' && state !== 'stopping';
 
   const lines = statusLines(status, opts.progress);
   const items: MenuItemConstructorOptions[] = lines.map((label, i) => ({ id: i === 0 ? 'status' : `status-${i}`, label, enabled: false }));
+  const note = stopNote(status);
+  if (note) items.push({ id: 'stop-note', label: note, enabled: false });
   items.push(
     { type: 'separator' },
     { id: 'start', label: 'Start Docker', enabled: canStart, click: () => a.start() },
     { id: 'stop', label: 'Stop', enabled: canStop, click: () => a.stop() },
+    { id: 'shutdown', label: 'Shut down (discard saved state)', enabled: canShutdown, click: () => a.shutdown() },
     { id: 'restart', label: 'Restart', enabled: canRestart, click: () => a.restart() },
     { type: 'separator' },
     {

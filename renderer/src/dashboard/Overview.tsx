@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { useBerth } from '../store/berth.js';
-import { accelName, archName, formatBytes, formatMs } from '../shared/format.js';
+import { accelName, archName, formatBytes, formatMs, formatWhen } from '../shared/format.js';
 import type { Progress, Status, StepRecord } from '../../../electron/shared/status.js';
 
 const STEP_ICON: Record<StepRecord['state'], string> = { pending: '', running: '', done: '✓', failed: '✕', skipped: '–' };
@@ -120,12 +120,79 @@ export function DegradedNotice({ status }: { status: Status }): React.JSX.Elemen
   );
 }
 
-function Row({ label, children }: { label: string; children: React.ReactNode }): React.JSX.Element {
+function Row({ label, help, children, testId }: { label: string; help?: string; children: React.ReactNode; testId?: string }): React.JSX.Element {
   return (
-    <div className="row">
-      <span className="row-label">{label}</span>
+    <div className="row" data-testid={testId}>
+      <span className="row-label">
+        {label}
+        {help ? <span className="row-help">{help}</span> : null}
+      </span>
       <span className="row-value">{children}</span>
     </div>
+  );
+}
+
+/** How the last start went: resumed from the saved state, or booted cold and why. */
+export function resumeText(status: Status): string | null {
+  const r = status.resume;
+  if (!r) return null;
+  if (r.resumed) return r.loadMs !== undefined ? `Resumed in ${formatMs(r.loadMs)}` : 'Resumed from the saved state';
+  return r.reason ? `Booted cold: ${r.reason}` : 'Booted cold';
+}
+
+function stopText(status: Status): string | null {
+  const s = status.lastStop;
+  if (!s) return null;
+  const size = s.bytes !== undefined ? ` (${formatBytes(s.bytes)})` : '';
+  return `${s.how === 'suspend' ? 'Suspended' : 'Shut down'} in ${formatMs(s.ms)}${size}`;
+}
+
+/**
+ * While Docker is down: the saved state (the next Start resumes it) with a way to throw it away,
+ * and how the last stop went — including why it shut down when it was meant to suspend.
+ */
+export function StoppedState({ status }: { status: Status }): React.JSX.Element | null {
+  const pending = useBerth((s) => s.pending);
+  const shutdown = useBerth((s) => s.shutdown);
+  const down = status.state === 'stopped' || status.state === 'error';
+  const saved = status.state === 'stopped' ? status.saved : undefined;
+  const last = down ? stopText(status) : null;
+  if (!saved && !last) return null;
+  const restart = saved?.containersToRestart ?? [];
+  return (
+    <>
+      <div className="group" data-testid="stop-state">
+        {saved ? (
+          <Row label="Saved state" help="Start resumes Docker where it left off, in about a second." testId="saved-state">
+            <span>
+              {formatBytes(saved.bytes)}, {formatWhen(saved.at)}
+            </span>
+            {restart.length ? (
+              <span className="row-note">
+                Started again on resume: {restart.join(', ')}
+              </span>
+            ) : null}
+          </Row>
+        ) : null}
+        {last ? (
+          <Row label="Last stop" testId="last-stop">
+            <span>{last}</span>
+            {status.lastStop?.note ? (
+              <span className="row-note" data-testid="stop-note">
+                {status.lastStop.note}
+              </span>
+            ) : null}
+          </Row>
+        ) : null}
+      </div>
+      {saved ? (
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={() => void shutdown()} disabled={pending !== null} aria-busy={pending === 'shutdown'}>
+            {pending === 'shutdown' ? 'Shutting down…' : 'Shut down (discard saved state)'}
+          </button>
+        </div>
+      ) : null}
+    </>
   );
 }
 
@@ -141,12 +208,15 @@ export function Overview(): React.JSX.Element {
     );
   }
   const showSteps = status.state !== 'stopped' || status.steps.some((s) => s.state !== 'pending');
+  // the last start, while that start is what the user is looking at (not once Docker stopped again)
+  const resume = status.state !== 'stopped' && status.state !== 'stopping' ? resumeText(status) : null;
   return (
     <section className="pane" aria-labelledby="pane-title">
       <h2 id="pane-title">Overview</h2>
       <ErrorPanel status={status} />
       <DegradedNotice status={status} />
       <ProgressList />
+      <StoppedState status={status} />
       <div className="group">
         <Row label="Docker host">
           <code className="selectable" data-testid="docker-host">
@@ -163,6 +233,11 @@ export function Overview(): React.JSX.Element {
           {status.diskUsage ? <span className="muted"> ({formatBytes(status.diskUsage.fileBytes)} used)</span> : null}
         </Row>
         {status.readyMs !== undefined && (status.state === 'running' || status.state === 'degraded') ? <Row label="Ready in">{formatMs(status.readyMs)}</Row> : null}
+        {resume ? (
+          <Row label="Last start" testId="resume">
+            {resume}
+          </Row>
+        ) : null}
       </div>
       {showSteps ? (
         <>
@@ -172,7 +247,7 @@ export function Overview(): React.JSX.Element {
           </div>
         </>
       ) : (
-        <p className="muted empty">Docker is stopped. Press Start to boot the VM.</p>
+        <p className="muted empty">{status.saved ? 'Docker is suspended. Press Start to resume it in about a second.' : 'Docker is stopped. Press Start to boot the VM.'}</p>
       )}
     </section>
   );

@@ -4,6 +4,7 @@ import { LIMITS } from '../shared/format.js';
 import type { Settings } from '../../../electron/shared/settings.js';
 
 type Field = 'cpus' | 'memoryGiB' | 'diskGiB';
+
 const FIELDS: Array<{ key: Field; label: string; unit: string; help: string }> = [
   { key: 'cpus', label: 'CPUs', unit: '', help: 'Virtual CPUs for the VM.' },
   { key: 'memoryGiB', label: 'Memory', unit: 'GiB', help: 'Memory the VM may use.' },
@@ -17,6 +18,71 @@ function validate(key: Field, raw: string): string | null {
   if (key === 'cpus' && !Number.isInteger(v)) return 'Enter a whole number.';
   if (v < min || v > max) return `From ${min} to ${max}.`;
   return null;
+}
+
+const STOP_MODES: Array<{ value: Settings['stopMode']; label: string; help: string }> = [
+  { value: 'suspend', label: 'Suspend', help: 'Keeps containers running; Docker starts again in about a second.' },
+  { value: 'shutdown', label: 'Shut down', help: 'Containers stop; the next start boots the VM.' },
+];
+
+/** Settings that apply at the next stop or sleep, saved as soon as they change (no Save button). */
+function StopSettings({ settings, disabled, busy, save }: { settings: Settings; disabled: boolean; busy: boolean; save: (patch: Partial<Settings>) => Promise<boolean> }): React.JSX.Element {
+  const id = useId();
+  const suspend = settings.stopMode === 'suspend';
+  return (
+    <>
+      <h3 className="group-title">Stopping and sleep</h3>
+      <div className="group" data-testid="stop-settings">
+        <div className="row row-top">
+          <span className="row-label">
+            <span id={`${id}-mode`}>When Docker stops</span>
+            <span className="row-help">Stop in the dashboard and the menu bar, and quitting Berth.</span>
+          </span>
+          <span className="row-value choices" role="radiogroup" aria-labelledby={`${id}-mode`} aria-busy={busy}>
+            {STOP_MODES.map((m) => (
+              <label className="choice" key={m.value}>
+                <input
+                  type="radio"
+                  name={`${id}-stopMode`}
+                  value={m.value}
+                  checked={settings.stopMode === m.value}
+                  disabled={disabled}
+                  aria-describedby={`${id}-${m.value}-help`}
+                  onChange={() => void save({ stopMode: m.value })}
+                />
+                <span className="choice-text">
+                  {m.label}
+                  <span className="row-help" id={`${id}-${m.value}-help`}>
+                    {m.help}
+                  </span>
+                </span>
+              </label>
+            ))}
+          </span>
+        </div>
+        <div className="row">
+          <label className="row-label" htmlFor={`${id}-sleep`}>
+            Suspend before the Mac sleeps
+            <span className="row-help" id={`${id}-sleep-help`}>
+              {suspend ? 'Docker resumes when the Mac wakes. Otherwise the VM pauses with the Mac and its clock is corrected on wake.' : 'Needs “Suspend” above.'}
+            </span>
+          </label>
+          <span className="row-value">
+            <input
+              id={`${id}-sleep`}
+              type="checkbox"
+              role="switch"
+              className="switch"
+              aria-describedby={`${id}-sleep-help`}
+              checked={settings.suspendOnSleep}
+              disabled={disabled || !suspend}
+              onChange={(e) => void save({ suspendOnSleep: e.target.checked })}
+            />
+          </span>
+        </div>
+      </div>
+    </>
+  );
 }
 
 export function Resources(): React.JSX.Element {
@@ -48,6 +114,9 @@ export function Resources(): React.JSX.Element {
   const dirty = Object.keys(patch).length > 0;
   const valid = FIELDS.every((f) => !errors[f.key]);
   const up = status?.state === 'running' || status?.state === 'degraded';
+  // the switches save at once; they stay enabled (and focused) while a save is on its way, so the
+  // keyboard keeps working (saves queue up); during a start, stop or restart they wait
+  const switchesDisabled = pending !== null && pending !== 'settings';
 
   return (
     <section className="pane" aria-labelledby="pane-title">
@@ -114,7 +183,7 @@ export function Resources(): React.JSX.Element {
                 role="switch"
                 className="switch"
                 checked={settings.keepRunningOnQuit}
-                disabled={pending !== null}
+                disabled={switchesDisabled}
                 onChange={(e) => void save({ keepRunningOnQuit: e.target.checked })}
               />
             </span>
@@ -134,6 +203,7 @@ export function Resources(): React.JSX.Element {
           </button>
         </div>
       </form>
+      <StopSettings settings={settings} disabled={switchesDisabled} busy={pending === 'settings'} save={save} />
     </section>
   );
 }

@@ -1,4 +1,5 @@
 import { useBerth } from '../store/berth.js';
+import type { Action } from '../store/berth.js';
 import { STATE_LABEL } from '../shared/format.js';
 import type { VmState } from '../../../electron/shared/status.js';
 
@@ -47,6 +48,15 @@ export function Toolbar(): React.JSX.Element {
   );
 }
 
+const ACTION_WORDS: Record<Action, string> = {
+  start: 'start Docker',
+  stop: 'stop Docker',
+  shutdown: 'shut down Docker',
+  restart: 'restart Docker',
+  emulation: 'change emulation',
+  settings: 'save the settings',
+};
+
 export function ActionError(): React.JSX.Element | null {
   const err = useBerth((s) => s.actionError);
   const dismiss = useBerth((s) => s.dismissError);
@@ -54,7 +64,7 @@ export function ActionError(): React.JSX.Element | null {
   return (
     <div className="banner banner-error" role="alert">
       <div>
-        <strong>Could not {err.action === 'settings' ? 'save the settings' : err.action === 'emulation' ? 'change emulation' : `${err.action} Docker`}:</strong> {err.message}
+        <strong>Could not {ACTION_WORDS[err.action]}:</strong> {err.message}
         {err.hint ? <div className="banner-hint">{err.hint}</div> : null}
       </div>
       <button type="button" className="btn btn-small" onClick={dismiss}>

@@ -60,3 +60,13 @@ export function accelName(accel: string | undefined): string {
       return '—';
   }
 }
+
+/** A moment the user will recognise: the time today, else the date and time. */
+export function formatWhen(iso: string | undefined, now: Date = new Date()): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (d.toDateString() === now.toDateString()) return `today at ${time}`;
+  return `${d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })} at ${time}`;
+}

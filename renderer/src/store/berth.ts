@@ -7,7 +7,7 @@ import type { Settings } from '../../../electron/shared/settings.js';
 import type { Envelope } from '../../../electron/shared/contract.js';
 import { invoke, on } from '../api/berth.js';
 
-export type Action = 'start' | 'stop' | 'restart' | 'emulation' | 'settings';
+export type Action = 'start' | 'stop' | 'shutdown' | 'restart' | 'emulation' | 'settings';
 export type LogSource = LogLine['source'];
 
 export const MAX_LOG_LINES = 1000;
@@ -35,6 +35,8 @@ export interface BerthState {
   refresh(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** power off instead of suspending, and discard a saved state (vm.stop {shutdown: true}) */
+  shutdown(): Promise<void>;
   restart(): Promise<void>;
   setEmulation(enabled: boolean): Promise<void>;
   checkEmulation(): Promise<void>;
@@ -66,12 +68,13 @@ function trimLogs(lines: string[]): string[] {
 
 export const useBerth = create<BerthState>()((set, get) => {
   /**
-   * One action at a time — except Stop, which may cancel a start or restart (vm.start answers
-   * only once Docker is up). An action replaced that way has its answer ignored.
+   * One action at a time — except Stop (or Shut down), which may cancel a start or restart
+   * (vm.start answers only once Docker is up). An action replaced that way has its answer ignored.
    */
   async function act<T>(action: Action, call: () => Promise<Envelope<T>>, apply: (value: T) => void): Promise<boolean> {
     const now = get().pending;
-    if (now && !(action === 'stop' && (now === 'start' || now === 'restart'))) return false;
+    const stops = action === 'stop' || action === 'shutdown';
+    if (now && !(stops && (now === 'start' || now === 'restart'))) return false;
     set({ pending: action, actionError: null });
     const r = await call();
     if (get().pending !== action) return r.ok;
@@ -119,6 +122,10 @@ export const useBerth = create<BerthState>()((set, get) => {
     };
   }
 
+  /** settings.set calls not answered yet, oldest first, and the chain that runs them in order */
+  const queuedPatches: Array<Partial<Settings>> = [];
+  let settingsChain: Promise<unknown> = Promise.resolve();
+
   function applyEmulation(e: EmulationStatus): void {
     const s = get().status;
     if (s) set({ status: { ...s, emulation: e } });
@@ -160,6 +167,9 @@ export const useBerth = create<BerthState>()((set, get) => {
     stop: async () => {
       await act('stop', () => invoke('vm.stop', {}), applyAnswer());
     },
+    shutdown: async () => {
+      await act('shutdown', () => invoke('vm.stop', { shutdown: true }), applyAnswer());
+    },
     restart: async () => {
       await act('restart', () => invoke('vm.restart', {}), applyAnswer());
     },
@@ -171,8 +181,30 @@ export const useBerth = create<BerthState>()((set, get) => {
       await act('emulation', () => invoke('emulation.status', {}), applyEmulation);
     },
 
-    saveSettings: (patch) =>
-      act('settings', () => invoke('settings.set', { patch }), (v) => set({ settings: v.settings, restartNeeded: v.restartNeeded || get().restartNeeded })),
+    saveSettings: (patch) => {
+      // shown at once (a switch or radio must not snap back while its save is on its way); saves
+      // run one after another, each answer shown with the changes still queued on top of it
+      queuedPatches.push(patch);
+      const shown = get().settings;
+      if (shown) set({ settings: { ...shown, ...patch } });
+      const run = settingsChain.then(async () => {
+        const answer: { settings: Settings | null } = { settings: null };
+        const ok = await act('settings', () => invoke('settings.set', { patch }), (v) => {
+          answer.settings = v.settings;
+          set({ restartNeeded: v.restartNeeded || get().restartNeeded });
+        });
+        queuedPatches.splice(queuedPatches.indexOf(patch), 1);
+        if (!answer.settings) {
+          // refused or failed: show what the engine has
+          const r = await invoke('settings.get', {});
+          if (r.ok) answer.settings = r.value;
+        }
+        if (answer.settings) set({ settings: Object.assign({}, answer.settings, ...queuedPatches) as Settings });
+        return ok;
+      });
+      settingsChain = run.catch(() => false);
+      return run;
+    },
 
     async showLogs(source) {
       set({ logSource: source, logs: [], logPath: null });

@@ -15,6 +15,7 @@ const h = vi.hoisted(() => {
     exitCode: null as number | null,
     quit: 0,
     dockHidden: 0,
+    menus: [] as MenuItemConstructorOptions[][],
   };
   return { state };
 });
@@ -62,7 +63,7 @@ vi.mock('electron', () => {
       isDestroyed = () => false;
       setImage = vi.fn();
       setToolTip = vi.fn();
-      setContextMenu = vi.fn();
+      setContextMenu = (m: MenuItemConstructorOptions[]) => s.menus.push(m);
       destroy = vi.fn();
     },
     Menu: { buildFromTemplate: (t: unknown) => t },
@@ -78,12 +79,14 @@ vi.mock('../../../electron/main/engine-link.js', () => ({
 
 import { METHODS } from '../../../electron/shared/contract.js';
 import { FakeBackend } from '../../fixtures/fake-backend.js';
-import { makeStatus } from '../../fixtures/status.js';
+import { makeStatus, SETTINGS } from '../../fixtures/status.js';
+import type { Settings } from '../../../electron/shared/settings.js';
+import type { MenuItemConstructorOptions } from 'electron';
 
 const flush = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
-async function boot(): Promise<FakeBackend> {
-  const fake = new FakeBackend({ status: makeStatus('running') });
+async function boot(settings: Partial<Settings> = {}): Promise<FakeBackend> {
+  const fake = new FakeBackend({ status: makeStatus('running'), settings: { ...SETTINGS, ...settings }, speed: 0 });
   engine.backend = fake;
   vi.resetModules();
   await import('../../../electron/main/index.js');
@@ -95,7 +98,7 @@ async function boot(): Promise<FakeBackend> {
 describe('app lifecycle', () => {
   beforeEach(() => {
     const s = h.state;
-    Object.assign(s, { lock: true, trays: 0, exitCode: null, quit: 0, dockHidden: 0, windows: [] });
+    Object.assign(s, { lock: true, trays: 0, exitCode: null, quit: 0, dockHidden: 0, windows: [], menus: [] });
     s.appEvents.clear();
     s.powerEvents.clear();
     s.handles.clear();
@@ -129,6 +132,41 @@ describe('app lifecycle', () => {
     await h.state.powerEvents.get('resume')!();
     await flush();
     expect(fake.calls.slice(before).map((c) => c.method)).toContain('vm.wake');
+  });
+
+  it('suspends the VM before the Mac sleeps when asked to, and resumes it on wake', async () => {
+    const fake = await boot({ suspendOnSleep: true });
+    const before = fake.calls.length;
+    const changes = (): string[] => fake.calls.slice(before).map((c) => c.method).filter((m) => m !== 'vm.status' && m !== 'settings.get');
+    await h.state.powerEvents.get('suspend')!();
+    for (let i = 0; i < 5; i++) await flush();
+    expect(changes()).toEqual(['vm.stop']);
+    expect(fake.calls.find((c) => c.method === 'vm.stop')?.params).toEqual({});
+    expect(fake.status.saved).toBeDefined();
+    // the tray says so
+    const menu = h.state.menus.at(-1)!;
+    expect(menu.find((i) => i.id === 'status')?.label).toBe('Docker is stopped — saved, starts in about a second');
+    await h.state.powerEvents.get('resume')!();
+    for (let i = 0; i < 5; i++) await flush();
+    expect(changes()).toEqual(['vm.stop', 'vm.start']);
+    expect(fake.status).toMatchObject({ state: 'running', resume: { resumed: true } });
+  });
+
+  it('leaves the VM alone before sleep by default', async () => {
+    const fake = await boot();
+    await h.state.powerEvents.get('suspend')!();
+    await flush();
+    expect(fake.calls.map((c) => c.method)).not.toContain('vm.stop');
+    expect(fake.status.state).toBe('running');
+  });
+
+  it('wires the tray’s Shut down to vm.stop {shutdown: true}', async () => {
+    const fake = await boot();
+    const shut = h.state.menus.at(-1)!.find((i) => i.id === 'shutdown')!;
+    expect(shut.enabled).toBe(true);
+    (shut.click as () => void)();
+    await flush();
+    expect(fake.calls.filter((c) => c.method === 'vm.stop').map((c) => c.params)).toEqual([{ shutdown: true }]);
   });
 
   it('stops the VM gracefully on quit, then exits', async () => {

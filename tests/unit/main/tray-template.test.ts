@@ -10,6 +10,7 @@ function actions(): TrayActions & Record<string, ReturnType<typeof vi.fn>> {
   return {
     start: vi.fn(),
     stop: vi.fn(),
+    shutdown: vi.fn(),
     restart: vi.fn(),
     setEmulation: vi.fn(),
     openPort: vi.fn(),
@@ -28,13 +29,13 @@ const byId = (items: MenuItemConstructorOptions[], id: string): MenuItemConstruc
 const click = (item: MenuItemConstructorOptions, checked?: boolean): void =>
   (item.click as (m: { checked: boolean }) => void)({ checked: checked ?? false });
 
-const EXPECT: Record<VmState, { start: boolean; stop: boolean; restart: boolean; emulation: boolean; ports: boolean; status: RegExp }> = {
-  stopped: { start: true, stop: false, restart: false, emulation: true, ports: false, status: /^Docker is stopped$/ },
-  starting: { start: false, stop: true, restart: false, emulation: false, ports: false, status: /^Starting: Kernel booted… \(4\/9\)$/ },
-  running: { start: false, stop: true, restart: true, emulation: true, ports: true, status: /^Docker is running · ready in 21\.3 s$/ },
-  stopping: { start: false, stop: false, restart: false, emulation: false, ports: false, status: /^Docker is stopping…$/ },
-  error: { start: true, stop: true, restart: true, emulation: true, ports: false, status: /^Error: SSH did not come up within 120 s$/ },
-  degraded: { start: false, stop: true, restart: true, emulation: true, ports: true, status: /^Docker is running, with problems: 2 port or mount problems$/ },
+const EXPECT: Record<VmState, { start: boolean; stop: boolean; shutdown: boolean; restart: boolean; emulation: boolean; ports: boolean; status: RegExp }> = {
+  stopped: { start: true, stop: false, shutdown: false, restart: false, emulation: true, ports: false, status: /^Docker is stopped$/ },
+  starting: { start: false, stop: true, shutdown: false, restart: false, emulation: false, ports: false, status: /^Starting: Kernel booted… \(4\/9\)$/ },
+  running: { start: false, stop: true, shutdown: true, restart: true, emulation: true, ports: true, status: /^Docker is running · ready in 21\.3 s$/ },
+  stopping: { start: false, stop: false, shutdown: false, restart: false, emulation: false, ports: false, status: /^Docker is stopping…$/ },
+  error: { start: true, stop: true, shutdown: false, restart: true, emulation: true, ports: false, status: /^Error: SSH did not come up within 120 s$/ },
+  degraded: { start: false, stop: true, shutdown: true, restart: true, emulation: true, ports: true, status: /^Docker is running, with problems: 2 port or mount problems$/ },
 };
 
 describe('trayTemplate', () => {
@@ -47,6 +48,7 @@ describe('trayTemplate', () => {
       expect(byId(items, 'status').enabled).toBe(false);
       expect(byId(items, 'start')).toMatchObject({ label: 'Start Docker', enabled: e.start });
       expect(byId(items, 'stop')).toMatchObject({ label: 'Stop', enabled: e.stop });
+      expect(byId(items, 'shutdown')).toMatchObject({ label: 'Shut down (discard saved state)', enabled: e.shutdown });
       expect(byId(items, 'restart')).toMatchObject({ label: 'Restart', enabled: e.restart });
       expect(byId(items, 'emulation')).toMatchObject({ type: 'checkbox', label: 'x86 emulation', enabled: e.emulation, checked: true });
       expect(byId(items, 'ports').enabled).toBe(e.ports);
@@ -56,7 +58,7 @@ describe('trayTemplate', () => {
       expect(items.at(-1)?.id).toBe('quit');
       // the item order a user sees
       expect(items.filter((i) => i.id && !i.id.startsWith('status')).map((i) => i.id)).toEqual([
-        'start', 'stop', 'restart', 'emulation', 'ports', 'dashboard', 'console', 'quit',
+        'start', 'stop', 'shutdown', 'restart', 'emulation', 'ports', 'dashboard', 'console', 'quit',
       ]);
     });
   }
@@ -77,15 +79,61 @@ describe('trayTemplate', () => {
   it('says it is connecting before the first status', () => {
     const items = trayTemplate(null, { actions: actions() });
     expect(byId(items, 'status').label).toBe('Connecting to the Berth engine…');
-    for (const id of ['start', 'stop', 'restart', 'emulation', 'ports']) expect(byId(items, id).enabled).toBe(false);
+    for (const id of ['start', 'stop', 'shutdown', 'restart', 'emulation', 'ports']) expect(byId(items, id).enabled).toBe(false);
     expect(byId(items, 'quit').enabled).not.toBe(false);
   });
 
   it('disables the actions while a request is in flight, but Stop may cancel a start', () => {
     const stopping = trayTemplate(makeStatus('running'), { actions: actions(), pending: 'stop' });
-    for (const id of ['start', 'stop', 'restart', 'emulation']) expect(byId(stopping, id).enabled).toBe(false);
+    for (const id of ['start', 'stop', 'shutdown', 'restart', 'emulation']) expect(byId(stopping, id).enabled).toBe(false);
+    const shuttingDown = trayTemplate(makeStatus('running'), { actions: actions(), pending: 'shutdown' });
+    for (const id of ['start', 'stop', 'shutdown', 'restart', 'emulation']) expect(byId(shuttingDown, id).enabled).toBe(false);
     const starting = trayTemplate(makeStatus('starting'), { actions: actions(), pending: 'start' });
     expect(['start', 'stop', 'restart', 'emulation'].map((id) => byId(starting, id).enabled)).toEqual([false, true, false, false]);
+  });
+
+  it('says a stopped VM with a saved state starts in about a second, and lets the user discard it', () => {
+    const a = actions();
+    const s = makeStatus('stopped', {
+      saved: { at: '2026-11-29T11:00:00.000Z', bytes: 1_300_000_000, containersToRestart: [] },
+      lastStop: { how: 'suspend', at: '2026-11-29T11:00:00.000Z', ms: 1200, bytes: 1_300_000_000 },
+    });
+    const items = trayTemplate(s, { actions: a });
+    expect(byId(items, 'status')).toMatchObject({ label: 'Docker is stopped — saved, starts in about a second', enabled: false });
+    expect(trayTooltip(s)).toBe('Berth — Docker is stopped — saved, starts in about a second');
+    expect(byId(items, 'start').enabled).toBe(true);
+    expect(byId(items, 'stop').enabled).toBe(false);
+    const shut = byId(items, 'shutdown');
+    expect(shut.enabled).toBe(true);
+    click(shut);
+    expect(a.shutdown).toHaveBeenCalledTimes(1);
+    expect(a.stop).not.toHaveBeenCalled();
+    // a suspend without a note adds no line
+    expect(items.find((i) => i.id === 'stop-note')).toBeUndefined();
+    // nothing to discard while another request runs
+    expect(byId(trayTemplate(s, { actions: a, pending: 'start' }), 'shutdown').enabled).toBe(false);
+  });
+
+  it('explains, on a disabled line, why the last stop shut down instead of suspending', () => {
+    const note = 'Shut down instead of suspending: a container holds a device';
+    const s = makeStatus('stopped', { lastStop: { how: 'shutdown', at: '2026-11-29T11:00:00.000Z', ms: 3100, note } });
+    const items = trayTemplate(s, { actions: actions() });
+    expect(byId(items, 'status').label).toBe('Docker is stopped');
+    expect(byId(items, 'stop-note')).toMatchObject({ label: note, enabled: false });
+    // it sits with the status lines, above the actions
+    expect(items.findIndex((i) => i.id === 'stop-note')).toBeLessThan(items.findIndex((i) => i.id === 'start'));
+    // nothing to discard: no saved state
+    expect(byId(items, 'shutdown').enabled).toBe(false);
+    // once Docker runs again, the last start is what matters, not the last stop
+    const running = trayTemplate(makeStatus('running', { lastStop: s.lastStop! }), { actions: actions() });
+    expect(running.find((i) => i.id === 'stop-note')).toBeUndefined();
+  });
+
+  it('says how fast a resumed VM came back', () => {
+    const s = makeStatus('running', { resume: { resumed: true, loadMs: 940 } });
+    expect(byId(trayTemplate(s, { actions: actions() }), 'status').label).toBe('Docker is running · resumed in 0.9 s');
+    const cold = makeStatus('running', { resume: { resumed: false, reason: 'memoryGiB changed since the save' } });
+    expect(byId(trayTemplate(cold, { actions: actions() }), 'status').label).toBe('Docker is running · ready in 21.3 s');
   });
 
   it('reflects the emulation setting in the checkbox and passes the new value on click', () => {
@@ -130,7 +178,7 @@ describe('trayTemplate', () => {
   it('wires each action', () => {
     const a = actions();
     const items = trayTemplate(makeStatus('running'), { actions: a });
-    for (const [id, fn] of [['start', 'start'], ['stop', 'stop'], ['restart', 'restart'], ['dashboard', 'openDashboard'], ['console', 'openConsole'], ['quit', 'quit']] as const) {
+    for (const [id, fn] of [['start', 'start'], ['stop', 'stop'], ['shutdown', 'shutdown'], ['restart', 'restart'], ['dashboard', 'openDashboard'], ['console', 'openConsole'], ['quit', 'quit']] as const) {
       click(byId(items, id));
       expect(a[fn]).toHaveBeenCalledTimes(1);
     }

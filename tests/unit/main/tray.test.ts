@@ -30,7 +30,7 @@ import { makeStatus, PORTS } from '../../fixtures/status.js';
 const flush = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 const last = (): MenuItemConstructorOptions[] => fake.menus.at(-1)!;
 const item = (id: string): MenuItemConstructorOptions => last().find((i) => i.id === id)!;
-const actions = { start: vi.fn(), stop: vi.fn(), restart: vi.fn(), setEmulation: vi.fn(), openPort: vi.fn(), openDashboard: vi.fn(), openConsole: vi.fn(), quit: vi.fn() };
+const actions = { start: vi.fn(), stop: vi.fn(), shutdown: vi.fn(), restart: vi.fn(), setEmulation: vi.fn(), openPort: vi.fn(), openDashboard: vi.fn(), openConsole: vi.fn(), quit: vi.fn() };
 
 describe('tray adapter', () => {
   it('rebuilds the menu and icon from status, progress and ports events', async () => {
@@ -79,6 +79,23 @@ describe('tray adapter', () => {
     release();
     await running;
     expect(item('start').enabled).toBe(true);
+    tray.destroy();
+  });
+
+  it('follows a suspend: the saved state appears in the menu, Shut down discards it', async () => {
+    fake.destroyed = false;
+    const backend = new FakeBackend({ status: makeStatus('running'), speed: 0 });
+    const tray = new TrayController(backend, actions, '/r');
+    await flush();
+    expect(item('shutdown').enabled).toBe(true);
+    await tray.run('stop', () => backend.invoke('vm.stop', {}));
+    await flush();
+    expect(item('status').label).toBe('Docker is stopped — saved, starts in about a second');
+    expect(item('shutdown').enabled).toBe(true);
+    await tray.run('shutdown', () => backend.invoke('vm.stop', { shutdown: true }));
+    expect(item('status').label).toBe('Docker is stopped');
+    expect(item('shutdown').enabled).toBe(false);
+    expect(item('stop-note').label).toBe('the saved state was discarded; the next start boots cold');
     tray.destroy();
   });
 });

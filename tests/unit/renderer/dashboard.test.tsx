@@ -226,4 +226,80 @@ describe('dashboard', () => {
     expect(document.activeElement).toBe(resources);
     expect(screen.getByRole('heading', { level: 2 }).textContent).toBe('Resources');
   });
+
+  it('shows a saved state, what the next start does, and discards it on request', async () => {
+    const at = new Date(Date.now() - 60_000).toISOString();
+    await show(makeStatus('stopped', { saved: { at, bytes: 1_300_000_000, containersToRestart: ['web', 'db'] }, lastStop: { how: 'suspend', at, ms: 1200, bytes: 1_300_000_000 } }));
+    expect(screen.getByText('Docker is suspended. Press Start to resume it in about a second.')).toBeTruthy();
+    const saved = screen.getByTestId('saved-state');
+    expect(saved.textContent).toMatch(/^Saved stateStart resumes Docker where it left off, in about a second\.1\.3 GB, today at \d/);
+    expect(saved.textContent).toContain('Started again on resume: web, db');
+    expect(screen.getByTestId('last-stop').textContent).toBe('Last stopSuspended in 1.2 s (1.3 GB)');
+    api.answers['vm.stop'] = () => ok(makeStatus('stopped', { lastStop: { how: 'shutdown', at, ms: 0 } }));
+    fireEvent.click(button('Shut down (discard saved state)'));
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'vm.stop').map((c) => c.params)).toEqual([{ shutdown: true }]);
+    expect(screen.queryByTestId('saved-state')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Shut down (discard saved state)' })).toBeNull();
+    expect(screen.getByText('Docker is stopped. Press Start to boot the VM.')).toBeTruthy();
+  });
+
+  it('says why the last stop shut down instead of suspending', async () => {
+    const note = 'Shut down instead of suspending: a container holds a device';
+    await show(makeStatus('stopped', { lastStop: { how: 'shutdown', at: '2026-11-29T11:00:00.000Z', ms: 3100, note } }));
+    expect(screen.getByTestId('last-stop').textContent).toBe(`Last stopShut down in 3.1 s${note}`);
+    expect(screen.getByTestId('stop-note').textContent).toBe(note);
+    expect(screen.queryByTestId('saved-state')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Shut down (discard saved state)' })).toBeNull();
+    // once Docker runs again, the last stop is no longer shown
+    act(() => api.emit('status', makeStatus('running', { lastStop: { how: 'shutdown', at: '2026-11-29T11:00:00.000Z', ms: 3100, note } })));
+    expect(screen.queryByTestId('stop-state')).toBeNull();
+  });
+
+  it('says how the last start went: resumed, or booted cold and why', async () => {
+    await show(makeStatus('running', { resume: { resumed: true, loadMs: 860 } }));
+    expect(screen.getByTestId('resume').textContent).toBe('Last startResumed in 860 ms');
+    act(() => api.emit('status', makeStatus('running', { resume: { resumed: false, reason: 'memoryGiB changed since the save' } })));
+    expect(screen.getByTestId('resume').textContent).toBe('Last startBooted cold: memoryGiB changed since the save');
+    act(() => api.emit('status', makeStatus('stopped', { resume: { resumed: true, loadMs: 860 } })));
+    expect(screen.queryByTestId('resume')).toBeNull();
+  });
+
+  it('chooses what Stop does and whether to suspend before sleep, saving at once', async () => {
+    await show(makeStatus('running'));
+    api.answers['settings.set'] = ({ patch }) => ok({ settings: { ...(useBerth.getState().settings ?? SETTINGS), ...patch }, restartNeeded: false });
+    await goTo('Resources');
+    const group = screen.getByRole('radiogroup', { name: 'When Docker stops' });
+    const suspend = within(group).getByRole('radio', { name: /^Suspend/ }) as HTMLInputElement;
+    const shutdown = within(group).getByRole('radio', { name: /^Shut down/ }) as HTMLInputElement;
+    expect(suspend.checked).toBe(true);
+    expect(shutdown.checked).toBe(false);
+    expect(suspend.getAttribute('aria-describedby')).toBeTruthy();
+    expect(document.getElementById(suspend.getAttribute('aria-describedby')!)!.textContent).toBe('Keeps containers running; Docker starts again in about a second.');
+    const sleep = screen.getByRole('switch', { name: /^Suspend before the Mac sleeps/ }) as HTMLInputElement;
+    expect(sleep.checked).toBe(false);
+    expect(sleep.disabled).toBe(false);
+    fireEvent.click(sleep);
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'settings.set').map((c) => c.params)).toEqual([{ patch: { suspendOnSleep: true } }]);
+    expect(sleep.checked).toBe(true);
+
+    fireEvent.click(shutdown);
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'settings.set').map((c) => c.params).at(-1)).toEqual({ patch: { stopMode: 'shutdown' } });
+    expect(shutdown.checked).toBe(true);
+    expect(suspend.checked).toBe(false);
+    // suspending before sleep needs Stop to suspend
+    expect(sleep.disabled).toBe(true);
+    expect(screen.getByText('Needs “Suspend” above.')).toBeTruthy();
+    expect(screen.queryByTestId('restart-needed')).toBeNull();
+  });
+
+  it('names a failed shut down', async () => {
+    await show(makeStatus('stopped', { saved: { at: '2026-11-29T11:00:00.000Z', bytes: 1_300_000_000, containersToRestart: [] } }));
+    api.answers['vm.stop'] = () => ({ ok: false, error: { code: 'E_QMP', message: 'QEMU did not answer' } });
+    fireEvent.click(button('Shut down (discard saved state)'));
+    await flush();
+    expect(screen.getByRole('alert').textContent).toContain('Could not shut down Docker: QEMU did not answer');
+  });
 });

@@ -145,4 +145,59 @@ describe('dashboard store', () => {
     expect(useBerth.getState().connected).toBe(false);
     await expect(invoke('vm.status', {})).resolves.toMatchObject({ ok: false, error: { code: 'E_DISCONNECTED' } });
   });
+
+  it('shuts down with vm.stop {shutdown: true}, and may cancel a start like Stop', async () => {
+    const saved = makeStatus('stopped', { saved: { at: '2026-11-29T11:00:00.000Z', bytes: 1_300_000_000, containersToRestart: [] } });
+    api.answers['vm.status'] = () => ok(saved);
+    api.answers['vm.stop'] = () => ok(makeStatus('stopped'));
+    stop = useBerth.getState().init();
+    await flush();
+    await useBerth.getState().shutdown();
+    expect(api.calls.filter((c) => c.method === 'vm.stop').map((c) => c.params)).toEqual([{ shutdown: true }]);
+    expect(useBerth.getState().status?.saved).toBeUndefined();
+    expect(useBerth.getState().pending).toBeNull();
+
+    let answerStart!: (v: unknown) => void;
+    api.answers['vm.start'] = () => new Promise((r) => (answerStart = r as never)) as never;
+    const starting = useBerth.getState().start();
+    await flush();
+    expect(useBerth.getState().pending).toBe('start');
+    await useBerth.getState().shutdown();
+    expect(api.calls.filter((c) => c.method === 'vm.stop')).toHaveLength(2);
+    answerStart(ok(makeStatus('running')));
+    await starting;
+    expect(useBerth.getState().status?.state).toBe('stopped');
+  });
+
+  it('names a failed shut down in words', async () => {
+    api.answers['vm.stop'] = () => ({ ok: false, error: { code: 'E_QMP', message: 'QEMU did not answer' } });
+    stop = useBerth.getState().init();
+    await flush();
+    await useBerth.getState().shutdown();
+    expect(useBerth.getState().actionError).toMatchObject({ action: 'shutdown', code: 'E_QMP' });
+  });
+
+  it('shows a setting at once, runs saves one after another, and restores it when the save fails', async () => {
+    stop = useBerth.getState().init();
+    await flush();
+    const answers: Array<(v: unknown) => void> = [];
+    api.answers['settings.set'] = () => new Promise((r) => answers.push(r as never)) as never;
+    const first = useBerth.getState().saveSettings({ stopMode: 'shutdown' });
+    const second = useBerth.getState().saveSettings({ suspendOnSleep: true });
+    // both shown before any answer; only the first request is on its way
+    expect(useBerth.getState().settings).toMatchObject({ stopMode: 'shutdown', suspendOnSleep: true });
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'settings.set').map((c) => c.params)).toEqual([{ patch: { stopMode: 'shutdown' } }]);
+    // the first answer does not hide the second change, still queued
+    answers[0]!(ok({ settings: { ...SETTINGS, stopMode: 'shutdown' }, restartNeeded: false }));
+    await expect(first).resolves.toBe(true);
+    expect(useBerth.getState().settings).toMatchObject({ stopMode: 'shutdown', suspendOnSleep: true });
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'settings.set').map((c) => c.params)).toEqual([{ patch: { stopMode: 'shutdown' } }, { patch: { suspendOnSleep: true } }]);
+    // the second fails: the switch goes back to what the engine has
+    answers[1]!({ ok: false, error: { code: 'E_CONFIG', message: 'berth.yaml is read-only' } });
+    await expect(second).resolves.toBe(false);
+    expect(useBerth.getState().settings).toEqual(SETTINGS);
+    expect(useBerth.getState().actionError).toMatchObject({ action: 'settings', message: 'berth.yaml is read-only' });
+  });
 });
