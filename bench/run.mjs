@@ -12,12 +12,12 @@
 //   BERTH_IMAGE_DIR         guest image to use (default: the product's cached build for this recipe)
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchCpus, benchIdleByHand, benchSession, benchStart } from './lib/benches.mjs';
+import { benchCpus, benchIdleByHand, benchResume, benchSession, benchStart } from './lib/benches.mjs';
 import { BenchInstance, ROOT } from './lib/berth.mjs';
 import { cleanupByHand } from './lib/byhand.mjs';
 import { loadavg, log, machineInfo, round, run, sleep, summarize } from './lib/util.mjs';
 
-const ALL = ['start', 'latency', 'idle', 'scaling'];
+const ALL = ['start', 'resume', 'latency', 'idle', 'scaling'];
 const RESULTS = path.join(ROOT, 'bench', 'results');
 
 function parseArgs(argv) {
@@ -213,6 +213,7 @@ async function main() {
   const want = (b) => selected.includes(b);
   try {
     if (want('start')) await benchStart(ctx);
+    if (want('resume')) await benchResume(ctx);
     if (want('latency') || want('idle') || want('scaling')) {
       await benchSession(ctx, { latency: want('latency'), idle: want('idle'), containers: want('scaling') });
     }
@@ -230,6 +231,23 @@ async function main() {
       id: 'scaling.containers100',
       reason: `not run by default: under TCG on ${machine.cpus} cores each \`docker run -d\` takes seconds (see scaling.dockerRun), so 100 containers take minutes; BENCH_CONTAINERS=10,100 runs it`,
     });
+  }
+
+  // A partial run (`npm run bench -- resume`) keeps the other benchmarks' figures of the last full
+  // table, marked with their own date, so latest.md stays the whole picture.
+  const previous = (() => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(RESULTS, 'latest.json'), 'utf8'));
+    } catch {
+      return null;
+    }
+  })();
+  if (!failure && previous?.figures && selected.length < ALL.length) {
+    const fresh = new Set(ctx.figures.map((f) => f.id));
+    const kept = previous.figures.filter((f) => !selected.includes(f.bench) && !fresh.has(f.id)).map((f) => ({ ...f, measuredAt: f.measuredAt ?? previous.createdAt }));
+    const order = (f) => ALL.indexOf(f.bench === 'stop' ? 'start' : f.bench);
+    ctx.figures = [...kept, ...ctx.figures].sort((a, b) => order(a) - order(b));
+    if (kept.length) ctx.notes.push(`figures of ${[...new Set(kept.map((f) => f.bench))].join(', ')} are from the run of ${String(kept[0].measuredAt).slice(0, 10)} (load ${previous.load?.before?.join(' ') ?? '?'}); this run measured ${selected.join(', ')}`);
   }
 
   const result = {

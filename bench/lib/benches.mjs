@@ -1,5 +1,6 @@
 // The benchmarks. Each pushes figures onto ctx (see run.mjs: ctx.figure); every figure that has a
 // baseline is measured side by side with it in the same run, interleaved where it can be.
+import fs from 'node:fs';
 import { bootByHand, stopByHand } from './byhand.mjs';
 import { Guest } from './guest.mjs';
 import { sampleProcesses } from './proc.mjs';
@@ -139,6 +140,81 @@ export async function benchStart(ctx) {
   });
   const stepNames = Object.keys(steps[0] ?? {});
   ctx.extra.startSteps = Object.fromEntries(stepNames.map((n) => [n, roundStats(summarize(steps.map((s) => (s[n] ?? NaN) / 1000)))]));
+}
+
+// ---------------------------------------------------------------- suspend / resume
+
+/**
+ * Stop = suspend, Start = resume, against a cold boot of the same instance in the same run. Each
+ * run: cold start → (settle) → suspend → resume → (settle) → shutdown, so every resume is timed
+ * from a fresh save and every cold start from a powered-off disk. A container runs throughout
+ * (the case the feature is for: it keeps running across Stop/Start).
+ */
+export async function benchResume(ctx) {
+  const { inst, runs } = ctx;
+  await ensureWarm(ctx);
+  const cold = [];
+  const resumed = [];
+  const resumedExit = [];
+  const load = [];
+  const suspend = [];
+  const shutdown = [];
+  const bytes = [];
+  for (let i = 0; i < runs; i++) {
+    log(`resume: run ${i + 1}/${runs}`);
+    const c = await inst.start();
+    cold.push(c.pingMs / 1000);
+    if (i === 0) {
+      const guest = await new Guest(inst, c.status.arch).connect();
+      try {
+        await ensureBusyboxImage(guest);
+      } finally {
+        guest.close();
+      }
+    }
+    const ctr = await run('docker', ['run', '-d', '--name', `resume-bench-${i}`, IMAGE, 'sleep', '100000'], { env: inst.dockerEnv, timeoutMs: 120_000 });
+    if (ctr.code !== 0) throw new Error(`docker run: ${ctr.stderr.trim()}`);
+    log(`  cold start: _ping after ${(c.pingMs / 1000).toFixed(1)} s`);
+    await sleep(SETTLE_BEFORE_STOP_S * 1000);
+    const s = await inst.stop({ suspend: true });
+    if (s.how !== 'suspend') throw new Error(`the stop did not suspend (${s.how})`);
+    suspend.push(s.ms / 1000);
+    const r = await inst.start();
+    if (!r.status.resume?.resumed) throw new Error(`the start did not resume: ${r.status.resume?.reason ?? 'no saved state'}`);
+    resumed.push(r.pingMs / 1000);
+    resumedExit.push(r.exitMs / 1000);
+    load.push((r.status.resume.loadMs ?? NaN) / 1000);
+    const alive = await run('docker', ['inspect', '--format', '{{.State.Running}}', `resume-bench-${i}`], { env: inst.dockerEnv });
+    if (alive.stdout.trim() !== 'true') throw new Error('the container did not survive the suspend');
+    log(`  suspend ${(s.ms / 1000).toFixed(1)} s; resume: _ping after ${(r.pingMs / 1000).toFixed(2)} s (state loaded in ${((r.status.resume.loadMs ?? 0) / 1000).toFixed(2)} s)`);
+    const ev = fs.readFileSync(inst.file('events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const saved = ev.filter((e) => e.kind === 'suspended').pop();
+    if (saved) bytes.push(saved.bytes / 2 ** 20);
+    await sleep(SETTLE_BEFORE_STOP_S * 1000);
+    const d = await inst.stop();
+    shutdown.push(d.ms / 1000);
+  }
+  ctx.figure({
+    id: 'resume.ping',
+    bench: 'resume',
+    label: '`berth start` resuming a saved VM → _ping answers on docker.sock',
+    unit: 's',
+    samples: resumed,
+    baseline: { label: '`berth start` cold boot of the same instance → _ping', samples: cold },
+    goal: { text: 'ratio ≤ 0.1×', on: 'ratio', max: 0.1 },
+    note: 'both timed from the CLI’s spawn, polled every 100 ms; a busybox container runs in both',
+  });
+  ctx.figure({ id: 'resume.cliExit', bench: 'resume', label: '`berth start` (resume) CLI exits (mounts, emulation, clock applied)', unit: 's', samples: resumedExit });
+  ctx.figure({ id: 'resume.load', bench: 'resume', label: 'QEMU spawn → saved state loaded, guest running', unit: 's', samples: load });
+  ctx.figure({
+    id: 'resume.suspend',
+    bench: 'resume',
+    label: '`berth stop` suspending (pause, save, quit)',
+    unit: 's',
+    samples: suspend,
+    baseline: { label: '`berth stop` shutting down (ACPI powerdown)', samples: shutdown },
+  });
+  ctx.figure({ id: 'resume.bytes', bench: 'resume', label: 'saved state size (2 GiB guest)', unit: 'MB', samples: bytes });
 }
 
 // ---------------------------------------------------------------- one running VM: latency, idle, containers

@@ -31,9 +31,14 @@ export class BenchInstance {
     return path.join(this.dir, name);
   }
 
-  /** berth.yaml: no mounts (nothing host-specific), no docker context (the host's ~/.docker is left alone). */
-  writeConfig({ cpus = 2, memoryGiB = 2 } = {}) {
-    fs.writeFileSync(this.file('berth.yaml'), `cpus: ${cpus}\nmemoryGiB: ${memoryGiB}\nmounts: []\ndocker: {context: false}\n`);
+  /**
+   * berth.yaml: no mounts (nothing host-specific), no docker context (the host's ~/.docker is left
+   * alone), and Stop = power off, so every start is a cold boot comparable with QEMU by hand (the
+   * resume benchmark asks for a suspend with `stop({ suspend: true })`).
+   */
+  writeConfig({ cpus = 2, memoryGiB = 2, stopMode = 'shutdown' } = {}) {
+    fs.writeFileSync(this.file('berth.yaml'), `cpus: ${cpus}\nmemoryGiB: ${memoryGiB}\nmounts: []\ndocker: {context: false}\nstopMode: ${stopMode}\n`);
+    this.stopMode = stopMode;
     this.cpus = cpus;
   }
 
@@ -78,10 +83,14 @@ export class BenchInstance {
   }
 
   /** `berth stop`, timed to the CLI's exit; then waits for the headless supervisor to exit too. */
-  async stop({ force = false, timeoutMs = 90_000 } = {}) {
+  async stop({ force = false, suspend = false, timeoutMs = 90_000 } = {}) {
     const sup = readPid(this.file('supervisor.pid'));
     const qemu = readPid(this.file('qemu.pid'));
-    const r = await this.berth(['stop', ...(force ? ['--force'] : [])], { timeoutMs });
+    const cfg = this.file('berth.yaml');
+    if (suspend) fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/stopMode: \w+/, 'stopMode: suspend'));
+    const r = await this.berth(['stop', ...(force ? ['--force'] : [])], { timeoutMs }).finally(() => {
+      if (suspend) fs.writeFileSync(cfg, fs.readFileSync(cfg, 'utf8').replace(/stopMode: \w+/, `stopMode: ${this.stopMode}`));
+    });
     if (r.code !== 0) throw new Error(`berth stop failed (exit ${r.code}): ${r.stderr.trim()}`);
     const ms = r.ms;
     if (qemu && !(await waitGone(qemu, 10_000))) throw new Error(`QEMU pid ${qemu} still runs after berth stop`);

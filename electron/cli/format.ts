@@ -19,6 +19,9 @@ export function formatStatus(s: Status): string {
     `mounts:     ${s.mounts.length ? s.mounts.map((m) => `${m.guestPath}${m.writable ? '' : ' (ro)'}`).join(', ') : '-'}`,
   ];
   if (s.readyMs !== undefined) lines.push(`ready in:   ${(s.readyMs / 1000).toFixed(1)} s`);
+  if (s.resume) lines.push(`last start: ${s.resume.resumed ? `resumed from a saved state (loaded in ${((s.resume.loadMs ?? 0) / 1000).toFixed(1)} s)` : `booted cold: ${s.resume.reason ?? ''}`}`);
+  if (s.saved) lines.push(`saved:      ${Math.round(s.saved.bytes / 2 ** 20)} MB at ${s.saved.at}; \`berth start\` resumes it${s.saved.containersToRestart.length ? ` and starts ${s.saved.containersToRestart.join(', ')} again` : ''}`);
+  if (s.lastStop?.note && s.state === 'stopped') lines.push(`last stop:  ${s.lastStop.note}`);
   if (s.pids.qemu) lines.push(`pids:       qemu ${s.pids.qemu}${s.pids.agent ? `, agent ${s.pids.agent}` : ''}${s.pids.supervisor ? `, supervisor ${s.pids.supervisor}` : ''}`);
   if (s.error) {
     lines.push(`error:      ${s.error.code}: ${s.error.message}`);

@@ -8,10 +8,11 @@ import type { Status, StepRecord } from '../shared/status.js';
 import type { Backend } from '../engine/backend.js';
 import { dockerContextName, removeDockerContext } from '../engine/docker-context.js';
 import { BerthFailure } from '../engine/errors.js';
-import { tailFile } from '../engine/event-log.js';
+import { EventLog, tailFile } from '../engine/event-log.js';
 import { attachOrSpawn, hostSupervisor, offlineStatus, stopOrphan, tryAttach } from '../engine/host.js';
 import { instancePaths } from '../engine/instance.js';
 import type { InstancePaths } from '../engine/instance.js';
+import { discardSaved } from '../engine/suspend/saved-state.js';
 import { formatPorts, formatStatus } from './format.js';
 
 const USAGE = `usage: berth <command> [options]
@@ -19,7 +20,11 @@ const USAGE = `usage: berth <command> [options]
 commands:
   start [--arch aarch64|x86_64] [--cpus N] [--memory GiB] [--foreground] [--image DIR]
                          boot the VM; prints DOCKER_HOST once Docker answers
-  stop [--force]         shut the VM down (ACPI powerdown, then signals)
+  stop [--shutdown] [--force]
+                         stop Docker; with stopMode: suspend (the default) the VM is saved
+                         to disk and the next start resumes it, containers still running;
+                         --shutdown powers off instead (ACPI, then signals) and discards a
+                         saved state; --force skips the graceful steps
   restart                stop, then start
   status [--json]        state, arch, accelerator, docker socket, ports, mounts, emulation
   ports [--json]         forwarded ports
@@ -128,7 +133,9 @@ function reportStart(s: Status): number {
     return 1;
   }
   if (s.state !== 'running' && s.state !== 'degraded') return fail(s);
-  err(`Docker is ready in ${((s.readyMs ?? 0) / 1000).toFixed(1)} s (${s.arch}, ${s.accel?.toUpperCase() ?? '?'}${s.accelNote ? `: ${s.accelNote}` : ''})`);
+  const how = s.resume?.resumed ? ', resumed from the saved state' : '';
+  if (s.resume && !s.resume.resumed) err(`berth: booted cold: the saved state was not used: ${s.resume.reason ?? 'unknown reason'}`);
+  err(`Docker is ready in ${((s.readyMs ?? 0) / 1000).toFixed(1)} s (${s.arch}, ${s.accel?.toUpperCase() ?? '?'}${s.accelNote ? `: ${s.accelNote}` : ''}${how})`);
   out(`DOCKER_HOST=${s.dockerHost}`);
   return 0;
 }
@@ -176,19 +183,26 @@ async function currentStatus(p: InstancePaths): Promise<Status> {
 }
 
 async function cmdStop(p: InstancePaths, args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { force: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({ args, options: { force: { type: 'boolean' }, shutdown: { type: 'boolean' } }, strict: true });
   const c = await tryAttach(p);
   if (!c) {
     const how = await stopOrphan(p, values.force === true);
     offlineStatus(p);
-    err(how === 'not running' ? 'berth: not running' : `stopped (${how})`);
+    // A VM whose supervisor died can only be shut down: its saved state (if any) is older than it.
+    const discarded = (values.shutdown === true || how !== 'not running') && discardSaved(p);
+    if (discarded) new EventLog(p.events).append('saved-discarded', { why: values.shutdown ? 'stop --shutdown' : 'orphan stopped' });
+    if (how === 'not running') err(discarded ? 'berth: not running; the saved state was discarded, the next start boots cold' : 'berth: not running');
+    else err(`stopped (${how})`);
     return 0;
   }
   const t0 = Date.now();
-  const s = unwrap(await c.invoke('vm.stop', { force: values.force === true }));
+  const s = unwrap(await c.invoke('vm.stop', { force: values.force === true, shutdown: values.shutdown === true }));
   await c.close();
   if (s.state !== 'stopped') return fail(s);
-  err(`stopped in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  if (s.lastStop?.how === 'suspend') err(`suspended in ${secs} s (saved ${Math.round((s.lastStop.bytes ?? 0) / 2 ** 20)} MB); \`berth start\` resumes it, \`berth stop --shutdown\` discards it`);
+  else err(`stopped in ${secs} s`);
+  if (s.lastStop?.note) err(`  note: ${s.lastStop.note}`);
   return 0;
 }
 
@@ -273,7 +287,7 @@ async function cmdDelete(p: InstancePaths, args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
   const c = await tryAttach(p);
   if (c) {
-    unwrap(await c.invoke('vm.stop', {}));
+    unwrap(await c.invoke('vm.stop', { shutdown: true }));
     await c.close();
     await new Promise((r) => setTimeout(r, 3500));
   } else await stopOrphan(p);

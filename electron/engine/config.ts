@@ -35,7 +35,8 @@ export function defaultSettings(host: HostInfo = currentHost()): Settings {
     mounts: [{ location: '~', writable: true }],
     emulation: { enabled: false },
     ports: { ignore: [], map: {} },
-    stopMode: 'shutdown',
+    stopMode: 'suspend',
+    suspendOnSleep: false,
     keepRunningOnQuit: false,
     docker: { context: true },
   };
@@ -53,6 +54,7 @@ const KNOWN: Record<string, 'number' | 'boolean' | 'string' | 'object' | 'array'
   emulation: 'object',
   ports: 'object',
   stopMode: 'string',
+  suspendOnSleep: 'boolean',
   keepRunningOnQuit: 'boolean',
   docker: 'object',
 };
@@ -195,6 +197,7 @@ export function validateSettings(raw: unknown, host: HostInfo = currentHost(), w
     else add('stopMode', `must be shutdown or suspend, got ${JSON.stringify(r.stopMode)}`);
   }
   if (typeof r.keepRunningOnQuit === 'boolean') s.keepRunningOnQuit = r.keepRunningOnQuit;
+  if (typeof r.suspendOnSleep === 'boolean') s.suspendOnSleep = r.suspendOnSleep;
   if (typeOf(r.docker) === 'object') {
     const d = r.docker as Record<string, unknown>;
     for (const k of Object.keys(d)) if (k !== 'context') add(`docker.${k}`, 'unknown key (known: context)');

@@ -13,6 +13,7 @@ import { loadSettings } from './config.js';
 import { ControlClient } from './control/client.js';
 import { serveControl } from './control/server.js';
 import { BerthFailure } from './errors.js';
+import { savedInfo } from './suspend/saved-state.js';
 import { EventLog } from './event-log.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
@@ -144,6 +145,8 @@ export function offlineStatus(p: InstancePaths): Status {
     restartNeeded: false,
     serialLog: p.serialLog,
   };
+  const saved = savedInfo(p);
+  if (saved) base.saved = saved;
   const qpid = readPid(p.qemuPid);
   if (qpid && isAlive(qpid) && isQemuPid(qpid)) {
     return {

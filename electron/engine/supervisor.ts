@@ -10,7 +10,7 @@ import type { EventName, Events, Envelope, Method, Params, Result } from '../sha
 import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS, foreignArchOf } from '../shared/status.js';
-import type { Accel, EmulationStatus, MountInfo, PortForward, StepName, StepRecord, Status, VmError, VmState } from '../shared/status.js';
+import type { Accel, EmulationStatus, MountInfo, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
 import { chooseAccel, hostOfProcess, rememberAccel } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
@@ -34,6 +34,12 @@ import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
 import { writeFileAtomic } from './atomic.js';
+import type { QemuCommand } from './qemu-args.js';
+import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
+import { REMOUNT_SHARES, UNMOUNT_SHARES } from './suspend/guest-scripts.js';
+import { loadState, saveState } from './suspend/migration.js';
+import { bumpGeneration, diskIdentity, discardSaved, readRecord, savedInfo, whyNotResume } from './suspend/saved-state.js';
+import type { SavedRecord } from './suspend/saved-state.js';
 
 export interface SupervisorOptions {
   paths: InstancePaths;
@@ -61,7 +67,12 @@ interface Running {
   image: GuestImage;
   settings: Settings;
   ssh: SshMaterial;
+  /** the command line QEMU was started with (without -incoming) and the binary's version: a save records both */
+  cmd?: QemuCommand;
+  qemuVersion?: string;
 }
+
+type QemuChoice = { qemu: { path: string; version: string }; bin: { path: string; dataDir: string | undefined; hvfCpu: 'host' | 'max' }; accel: Accel; probe: boolean };
 
 class Aborted extends Error {}
 
@@ -95,6 +106,10 @@ export class Supervisor implements Backend {
   private ports: PortForward[] = [];
   private emulation: EmulationStatus;
   private agentRestarts = 0;
+  private resumeInfo: ResumeInfo | undefined;
+  private lastStop: StopInfo | undefined;
+  /** containers a suspend stopped (they held a shared folder), started again once the VM resumed */
+  private restartAfterResume: { id: string; name: string }[] = [];
 
   constructor(opts: SupervisorOptions) {
     this.paths = opts.paths;
@@ -141,7 +156,8 @@ export class Supervisor implements Backend {
       case 'vm.stop':
         return this.stop(params as Params<'vm.stop'>);
       case 'vm.restart':
-        await this.stop({});
+        // Restart means a fresh boot (to apply settings, to clear a wedged guest), not a resume.
+        await this.stop({ shutdown: true });
         return this.start({});
       case 'vm.status':
         return this.status();
@@ -210,6 +226,10 @@ export class Supervisor implements Backend {
     if (this.error) st.error = this.error;
     if (this.startedAt) st.startedAt = this.startedAt;
     if (this.readyMs !== undefined) st.readyMs = this.readyMs;
+    const saved = this.run ? undefined : savedInfo(this.paths);
+    if (saved) st.saved = saved;
+    if (this.resumeInfo) st.resume = this.resumeInfo;
+    if (this.lastStop) st.lastStop = this.lastStop;
     if (this.degradedReason && this.state === 'degraded' && !st.error) {
       st.error = { code: 'E_AGENT', message: this.degradedReason, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
     }
@@ -285,6 +305,8 @@ export class Supervisor implements Backend {
     this.accelNote = undefined;
     this.degradedReason = undefined;
     this.agentRestarts = 0;
+    this.resumeInfo = undefined;
+    this.restartAfterResume = [];
     let current: StepName = 'image';
     try {
       // Validate everything before anything starts: a bad config starts nothing and changes nothing.
@@ -312,6 +334,24 @@ export class Supervisor implements Backend {
         this.startedAt = new Date().toISOString();
         this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, adopted: true });
         this.startClockWatch();
+        return this.status();
+      }
+
+      if (await this.tryResume(settings, mounts)) {
+        this.checkAbort();
+        current = 'ssh';
+        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs), (s) => (current = s));
+        this.checkAbort();
+        current = 'apply';
+        this.stepUpdate('apply', 'running');
+        await this.afterResume();
+        await this.applyGuestState(settings);
+        this.stepUpdate('apply', 'done');
+        this.readyMs = Date.now() - this.startT0;
+        this.startedAt = new Date().toISOString();
+        this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, resumed: true, loadMs: (this.resumeInfo as ResumeInfo | undefined)?.loadMs });
+        this.startClockWatch();
+        void this.restartHeldContainers();
         return this.status();
       }
 
@@ -343,19 +383,13 @@ export class Supervisor implements Backend {
         emulation: settings.emulation.enabled,
         guestArch: settings.arch,
       });
-      // QEMU: the bundled one first, then BERTH_QEMU / PATH, each version-checked.
-      const qemu = await findQemu({ arch: settings.arch, ...(this.resourcesPath ? { resourcesPath: this.resourcesPath } : {}), envPath: this.env.PATH });
-      const hvf = await probeHvfHost();
-      let choice = chooseAccel(this.host, settings.arch, this.paths.cache, this.env);
-      if (choice.accel === 'hvf' && !hvf.hvSupport) choice = { accel: 'tcg', probe: false, note: hvf.notes.join('; ') };
-      if (choice.note) this.accelNote = choice.note;
-      const qemuBin = { path: qemu.path, dataDir: qemu.dataDir, hvfCpu: hvf.cpuModel };
-      this.log.append('qemu-binary', { path: qemu.path, source: qemu.source, version: qemu.version.text, notes: qemu.notes });
+      let choice = await this.pickQemu(settings);
       for (;;) {
         const sshPort = await freePort();
         writeSshConfig(this.paths, ssh, sshPort);
         try {
-          await this.launchQemu(settings, image, choice.accel, sshPort, bootId, ssh, tags, qemuBin);
+          const cmd = this.qemuCommand(settings, image, choice.accel, sshPort, tags, choice.bin);
+          await this.launchQemu(cmd, { settings, image, accel: choice.accel, sshPort, bootId, ssh, qemuVersion: choice.qemu.version });
         } catch (e) {
           if (!choice.probe) throw e;
           const reason = `QEMU failed to start with ${choice.accel}: ${this.qemuOutput() || (e as Error).message}`;
@@ -363,7 +397,7 @@ export class Supervisor implements Backend {
           this.accelNote = `${choice.accel.toUpperCase()} unusable here (${reason}); using TCG`;
           this.log.append('accel-fallback', { from: choice.accel, reason });
           await this.killQemu();
-          choice = { accel: 'tcg', probe: false };
+          choice = { ...choice, accel: 'tcg', probe: false };
           this.stepUpdate('qemu', 'running', 'retrying with TCG');
           continue;
         }
@@ -382,7 +416,7 @@ export class Supervisor implements Backend {
           this.accelNote = `${choice.accel.toUpperCase()} unusable here (${reason}); using TCG`;
           this.log.append('accel-fallback', { from: choice.accel, reason });
           await this.killQemu();
-          choice = { accel: 'tcg', probe: false };
+          choice = { ...choice, accel: 'tcg', probe: false };
           current = 'qemu';
           this.stepUpdate('qemu', 'running', 'retrying with TCG');
           continue;
@@ -464,7 +498,7 @@ export class Supervisor implements Backend {
   private async tryAdopt(): Promise<boolean> {
     const pid = readPid(this.paths.qemuPid);
     if (!pid || !isAlive(pid) || !isQemuPid(pid)) return false;
-    let st: { sshPort: number; bootId: string; accel: Accel; imageDir: string; settings: Settings; startedAt: string };
+    let st: { sshPort: number; bootId: string; accel: Accel; imageDir: string; settings: Settings; startedAt: string; qemuVersion?: string };
     try {
       st = JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as typeof st;
     } catch {
@@ -477,6 +511,13 @@ export class Supervisor implements Backend {
     const ssh = await ensureSshMaterial(this.paths);
     const image = readImageDir(st.imageDir, st.settings.arch);
     this.run = { child: null, pid, qmp, sshPort: st.sshPort, bootId: st.bootId, accel: st.accel, image, settings: st.settings, ssh };
+    try {
+      // What a later suspend records: the command line this VM was started with.
+      this.run.cmd = JSON.parse(fs.readFileSync(this.paths.qemuArgs, 'utf8')) as QemuCommand;
+      if (st.qemuVersion) this.run.qemuVersion = st.qemuVersion;
+    } catch {
+      // without them a stop shuts down instead of suspending
+    }
     this.mounts = resolveMounts(st.settings.mounts, currentHost(), false).map((m) => ({ ...m, state: 'pending' as const }));
     this.stepUpdate('qemu', 'done', `adopted pid ${pid}`);
     this.stepUpdate('kernel', 'done', 'already running');
@@ -498,20 +539,114 @@ export class Supervisor implements Backend {
     return true;
   }
 
-  private async launchQemu(
+  /**
+   * A start with a saved state on disk: validate it against everything it depends on, then start
+   * QEMU with `-incoming` and load it. Any mismatch or failure discards the state (it is used once)
+   * and returns false, and the caller boots cold; the reason goes to the events and the status.
+   */
+  private async tryResume(settings: Settings, mounts: { location: string; guestPath: string; writable: boolean }[]): Promise<boolean> {
+    const rec = readRecord(this.paths);
+    if (!rec) {
+      if (discardSaved(this.paths)) this.skipResume('a saved state without its record (an interrupted save) was found and discarded');
+      return false;
+    }
+    this.stepUpdate('image', 'running', 'checking the saved state');
+    const tags = mounts.map((m, i) => ({ ...m, tag: `berth${i}` }));
+    let why: string | null;
+    let ready: { image: GuestImage; choice: QemuChoice; cmd: QemuCommand } | undefined;
+    try {
+      const image = readImageDir(rec.imageDir, settings.arch);
+      const choice = await this.pickQemu(settings);
+      const cmd = this.qemuCommand(settings, image, choice.accel, rec.sshPort, tags, choice.bin);
+      why = whyNotResume(this.paths, rec, { qemu: choice.qemu, recipeHash: image.manifest.recipeHash, settings, accel: choice.accel, binary: cmd.binary, args: cmd.args });
+      ready = { image, choice, cmd };
+    } catch (e) {
+      why = `it cannot be checked: ${(e as Error).message}`;
+    }
+    if (why || !ready) {
+      discardSaved(this.paths);
+      this.skipResume(why ?? 'unknown');
+      return false;
+    }
+    const { image, choice, cmd } = ready;
+    const ssh = await ensureSshMaterial(this.paths);
+    this.stepUpdate('image', 'done', `saved state of ${rec.savedAt}`);
+    this.stepUpdate('disk', 'done', `unchanged since the save (generation ${rec.disk.generation})`);
+    this.stepUpdate('qemu', 'running', 'resuming');
+    const t0 = Date.now();
+    try {
+      writeSshConfig(this.paths, ssh, rec.sshPort);
+      await this.launchQemu(cmd, { settings, image, accel: choice.accel, sshPort: rec.sshPort, bootId: rec.bootId, ssh, qemuVersion: choice.qemu.version }, ['-incoming', 'defer']);
+      this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.pid}`);
+      this.stepUpdate('kernel', 'running', 'loading the saved state');
+      await loadState(this.run!.qmp!, this.paths.savedState);
+    } catch (e) {
+      const reason = `QEMU could not resume it: ${this.qemuOutput() || (e as Error).message}`;
+      await this.killQemu();
+      discardSaved(this.paths);
+      this.skipResume(reason);
+      return false;
+    }
+    // Used once: from now on the disk moves on and this state could only corrupt it.
+    discardSaved(this.paths);
+    const loadMs = Date.now() - t0;
+    this.resumeInfo = { resumed: true, loadMs };
+    this.restartAfterResume = rec.containersToRestart;
+    this.mounts = tags.map((m) => ({ location: m.location, guestPath: m.guestPath, writable: m.writable, state: 'pending' }));
+    this.log.append('resumed', { loadMs, savedAt: rec.savedAt, bytes: rec.stateBytes });
+    this.stepUpdate('kernel', 'done', `resumed in ${loadMs} ms`);
+    return true;
+  }
+
+  private skipResume(reason: string): void {
+    this.resumeInfo = { resumed: false, reason };
+    this.log.append('resume-skipped', { reason });
+    this.steps = freshSteps();
+    this.emitStatus();
+  }
+
+  /** The guest kept running in its memory, but its clock stood still and the shares were unmounted. */
+  private async afterResume(): Promise<void> {
+    const remount = async () => {
+      if (!this.mounts.length) return;
+      const r = await this.agent.exec(REMOUNT_SHARES, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
+      if (r.code !== 0) this.log.append('remount-failed', { stderr: r.stderr.trim() });
+    };
+    await Promise.all([this.syncClock('resumed'), remount()]);
+  }
+
+  /**
+   * Start again the containers the suspend stopped. After Docker is ready rather than before:
+   * `docker start` takes seconds under emulation, and the user's other containers never stopped.
+   */
+  private async restartHeldContainers(): Promise<void> {
+    const list = this.restartAfterResume;
+    this.restartAfterResume = [];
+    if (!list.length) return;
+    const failed: string[] = [];
+    await Promise.all(list.map((c) => startContainer(this.paths.docker, c.id).catch((e: Error) => failed.push(`${c.name}: ${e.message}`))));
+    this.log.append('containers-restarted', { names: list.map((c) => c.name), failed });
+  }
+
+  /** QEMU: the bundled one first, then BERTH_QEMU / PATH, each version-checked; and the accelerator. */
+  private async pickQemu(settings: Settings): Promise<QemuChoice> {
+    const qemu = await findQemu({ arch: settings.arch, ...(this.resourcesPath ? { resourcesPath: this.resourcesPath } : {}), envPath: this.env.PATH });
+    const hvf = await probeHvfHost();
+    let choice = chooseAccel(this.host, settings.arch, this.paths.cache, this.env);
+    if (choice.accel === 'hvf' && !hvf.hvSupport) choice = { accel: 'tcg', probe: false, note: hvf.notes.join('; ') };
+    if (choice.note) this.accelNote = choice.note;
+    this.log.append('qemu-binary', { path: qemu.path, source: qemu.source, version: qemu.version.text, notes: qemu.notes });
+    return { qemu: { path: qemu.path, version: qemu.version.text }, bin: { path: qemu.path, dataDir: qemu.dataDir, hvfCpu: hvf.cpuModel }, accel: choice.accel, probe: choice.probe };
+  }
+
+  private qemuCommand(
     settings: Settings,
     image: GuestImage,
     accel: Accel,
     sshPort: number,
-    bootId: string,
-    ssh: SshMaterial,
     mounts: { tag: string; location: string; writable: boolean }[],
-    qemuBin: { path: string; dataDir: string | undefined; hvfCpu: 'host' | 'max' },
-  ): Promise<void> {
-    for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
-    // A fresh serial log per boot: the kernel marker must come from *this* boot.
-    const prevSerial = this.paths.serialLog + '.1';
-    if (fs.existsSync(this.paths.serialLog)) fs.renameSync(this.paths.serialLog, prevSerial);
+    qemuBin: QemuChoice['bin'],
+  ): QemuCommand {
     const cmd = buildQemuCommand({
       host: this.host,
       guest: settings.arch,
@@ -536,14 +671,29 @@ export class Supervisor implements Backend {
     });
     cmd.binary = qemuBin.path;
     if (qemuBin.dataDir) cmd.args.unshift('-L', qemuBin.dataDir);
+    return cmd;
+  }
+
+  private async launchQemu(
+    cmd: QemuCommand,
+    r: { settings: Settings; image: GuestImage; accel: Accel; sshPort: number; bootId: string; ssh: SshMaterial; qemuVersion: string },
+    extraArgs: string[] = [],
+  ): Promise<void> {
+    const { settings, image, accel, sshPort, bootId, ssh } = r;
+    for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
+    // A fresh serial log per boot: the kernel marker must come from *this* boot.
+    const prevSerial = this.paths.serialLog + '.1';
+    if (fs.existsSync(this.paths.serialLog)) fs.renameSync(this.paths.serialLog, prevSerial);
     writeFileAtomic(this.paths.qemuArgs, JSON.stringify(cmd, null, 2));
     this.qemuLogOffset = fs.existsSync(this.paths.qemuLog) ? fs.statSync(this.paths.qemuLog).size : 0;
-    const child = spawnQemu(cmd, this.paths.qemuLog);
+    // From this launch on, the disk may differ from any saved state: no record can match it again.
+    bumpGeneration(this.paths);
+    const child = spawnQemu({ binary: cmd.binary, args: [...cmd.args, ...extraArgs] }, this.paths.qemuLog);
     const spawnError = new Promise<never>((_, reject) =>
       child.once('error', (e) => reject(new BerthFailure('E_QEMU', `cannot run ${cmd.binary}: ${e.message}`, `Install QEMU (${cmd.binary}) or check PATH.`))),
     );
-    this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh };
-    writeFileAtomic(this.paths.state, JSON.stringify({ pid: child.pid, sshPort, bootId, accel, imageDir: image.dir, settings, startedAt: new Date().toISOString() }));
+    this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh, cmd, qemuVersion: r.qemuVersion };
+    writeFileAtomic(this.paths.state, JSON.stringify({ pid: child.pid, sshPort, bootId, accel, imageDir: image.dir, settings, qemuVersion: r.qemuVersion, startedAt: new Date().toISOString() }));
     child.once('exit', (code, signal) => this.onQemuExit(child, code, signal));
     const qmp = await Promise.race([connectQmp(this.paths.qmp, Date.now() + 15_000, () => this.qemuUp()), spawnError]).catch((e: unknown) => {
       const why = this.qemuOutput();
@@ -646,7 +796,8 @@ export class Supervisor implements Backend {
     let ok = probe.code === 0;
     let skewMs: number | null = null;
     if (ok) {
-      const set = await exec(`date -u -s @${((Date.now() + oneWay) / 1000).toFixed(3)} >/dev/null && hwclock --systohc 2>/dev/null; true`);
+      // hwclock waits for the RTC's next second boundary (up to 1 s): let it finish on its own.
+      const set = await exec(`date -u -s @${((Date.now() + oneWay) / 1000).toFixed(3)} >/dev/null && { hwclock --systohc >/dev/null 2>&1 & }; true`);
       ok = set.code === 0;
       const t1 = Date.now();
       const check = await exec('date -u +%s.%N');
@@ -746,6 +897,12 @@ export class Supervisor implements Backend {
   }
 
   private async applyGuestState(settings: Settings): Promise<void> {
+    // The host-side Docker context does not depend on the guest: in parallel with the guest checks.
+    const context = settings.docker.context
+      ? ensureDockerContext(this.paths.docker, { name: dockerContextName(this.paths.name) })
+          .catch((e: Error) => ({ created: false, switched: false, note: e.message }))
+          .then((ctx) => this.log.append('docker-context', { ...ctx }))
+      : Promise.resolve();
     // Mounts were made by berth-boot before dockerd started; read back what happened.
     const r = await this.agent.exec('cat /run/berth/mounts.status 2>/dev/null', { timeoutMs: 10_000 }).catch(() => null);
     if (r) {
@@ -758,10 +915,7 @@ export class Supervisor implements Backend {
       this.bus.emit('mounts', this.mounts);
     }
     await this.refreshEmulation(settings.emulation.enabled, false);
-    if (settings.docker.context) {
-      const ctx = await ensureDockerContext(this.paths.docker, { name: dockerContextName(this.paths.name) }).catch((e: Error) => ({ created: false, switched: false, note: e.message }));
-      this.log.append('docker-context', { ...ctx });
-    }
+    await context;
   }
 
   // ---- emulation ----
@@ -834,22 +988,48 @@ export class Supervisor implements Backend {
       await this.starting.catch(() => undefined);
     }
     if (!this.run && this.state !== 'error' && this.state !== 'starting') {
+      if (params.shutdown && discardSaved(this.paths)) {
+        this.lastStop = { how: 'shutdown', at: new Date().toISOString(), ms: 0, note: 'the saved state was discarded; the next start boots cold' };
+        this.log.append('saved-discarded', { why: 'stop --shutdown' });
+      }
       if (this.state !== 'stopped') this.setState('stopped');
+      else this.emitStatus();
       return this.status();
     }
-    this.stopping = this.doStop(params.force === true).finally(() => {
+    this.stopping = this.doStop(params.force === true, params.shutdown === true).finally(() => {
       this.stopping = null;
     });
     return this.stopping;
   }
 
-  private async doStop(force: boolean): Promise<Status> {
+  private async doStop(force: boolean, shutdown: boolean): Promise<Status> {
     const t0 = Date.now();
-    this.setState('stopping', { force });
+    const was = this.state;
+    // The setting as it is now: stopMode applies live (the dashboard can change it while running).
+    const mode = shutdown || force ? 'shutdown' : (this.safeSettings() ?? this.run?.settings)?.stopMode ?? 'shutdown';
+    this.setState('stopping', { force, mode });
     this.bus.emit('progress', { task: 'stop', label: 'Stopping Docker' });
-    if (!force && this.agent.pid) await this.agent.exec('sync', { timeoutMs: 5000 }).catch(() => undefined);
-    await this.agent.stop();
-    const how = await this.shutdownQemu(force);
+    if (shutdown && discardSaved(this.paths)) this.log.append('saved-discarded', { why: 'stop --shutdown' });
+    let how = '';
+    let note: string | undefined;
+    let bytes: number | undefined;
+    if (mode === 'suspend') {
+      const r = await this.suspend(was);
+      if (r.ok) {
+        how = 'suspend';
+        bytes = r.bytes;
+        note = r.note;
+      } else {
+        // Suspend is an optimisation; stopping is what the user asked for. Say why in one line.
+        note = `shut down instead of suspending: ${r.reason}`;
+        this.log.append('suspend-failed', { reason: r.reason });
+      }
+    }
+    if (!how) {
+      if (!force && this.agent.pid) await this.agent.exec('sync', { timeoutMs: 5000 }).catch(() => undefined);
+      await this.agent.stop();
+      how = await this.shutdownQemu(force);
+    }
     await this.cleanupFiles();
     this.run = null;
     this.ports = [];
@@ -859,8 +1039,95 @@ export class Supervisor implements Backend {
     this.error = undefined;
     this.readyMs = undefined;
     this.startedAt = undefined;
-    this.setState('stopped', { how, ms: Date.now() - t0 });
+    this.resumeInfo = undefined;
+    const ms = Date.now() - t0;
+    this.lastStop = { how: how === 'suspend' ? 'suspend' : 'shutdown', at: new Date().toISOString(), ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) };
+    this.setState('stopped', { how, ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) });
     return this.status();
+  }
+
+  /**
+   * Save the running VM to the instance directory and quit QEMU. QEMU cannot save while a 9p
+   * share is mounted, and a container with a bind mount from a share keeps it mounted in its own
+   * namespace: such containers are stopped first (and started again on resume), then the shares
+   * are unmounted. Before the first irreversible step nothing has changed; after it, a failure
+   * leaves a VM that the caller shuts down cleanly.
+   */
+  private async suspend(was: VmState): Promise<{ ok: true; bytes: number; note?: string } | { ok: false; reason: string }> {
+    const run = this.run;
+    const fail = (reason: string) => ({ ok: false as const, reason });
+    if (!run?.qmp || run.qmp.isClosed) return fail('the QEMU monitor is not connected');
+    if (!run.cmd || !run.qemuVersion) return fail('this VM was started by an older Berth, so its command line is unknown');
+    if (was !== 'running') return fail(`the VM was ${was}, not running`);
+    if (this.restartNeeded()) return fail('settings changed since the VM started; they apply at this fresh boot');
+    const progress = (label: string, fraction?: number) => this.bus.emit('progress', { task: 'stop', label, ...(fraction !== undefined ? { fraction } : {}) });
+    const shares = this.mounts.filter((m) => m.state === 'mounted').map((m) => m.guestPath);
+    let stopped: { id: string; name: string }[] = [];
+    if (shares.length) {
+      if (!this.agent.pid) return fail('the host agent is down, so the shared folders cannot be unmounted');
+      try {
+        const holders = holdingShares(await runningContainers(this.paths.docker), shares);
+        if (holders.length) {
+          progress(`Stopping ${holders.length} container(s) that use shared folders`);
+          await Promise.all(holders.map((c) => stopContainer(this.paths.docker, c.id)));
+          stopped = holders.map((c) => ({ id: c.id, name: c.name }));
+          this.log.append('containers-stopped-for-suspend', { names: stopped.map((c) => c.name) });
+        }
+      } catch (e) {
+        return fail(`cannot stop the containers that use shared folders: ${(e as Error).message}`);
+      }
+      const u = await this.agent.exec(UNMOUNT_SHARES, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
+      if (u.code !== 0) return fail(`a shared folder is still in use inside the VM (${u.stderr.trim().split('\n')[0]})`);
+    } else if (this.agent.pid) {
+      await this.agent.exec('sync', { timeoutMs: 5000 }).catch(() => undefined);
+    }
+    await this.agent.stop();
+    this.ports = [];
+    this.bus.emit('ports', []);
+    progress('Saving the VM to disk', 0);
+    const t0 = Date.now();
+    fs.rmSync(this.paths.savedStatePartial, { force: true });
+    try {
+      await run.qmp.execute('stop');
+      await saveState(run.qmp, this.paths.savedStatePartial, (done, total) => progress('Saving the VM to disk', Math.min(1, done / total)));
+    } catch (e) {
+      fs.rmSync(this.paths.savedStatePartial, { force: true });
+      await run.qmp.execute('cont').catch(() => undefined);
+      return fail(`QEMU could not save the VM: ${(e as Error).message.replace(/^migrate: /, '')}`);
+    }
+    // Quit, so QEMU closes the disk cleanly; only then is its identity final.
+    await run.qmp.execute('quit').catch(() => undefined);
+    if (!(await waitGone(run.pid, 30_000, run.child ?? undefined))) {
+      fs.rmSync(this.paths.savedStatePartial, { force: true });
+      return fail('QEMU did not exit after saving; the saved state was discarded');
+    }
+    const disk = diskIdentity(this.paths);
+    if (!disk) return fail('the disk disappeared');
+    fs.renameSync(this.paths.savedStatePartial, this.paths.savedState);
+    const stateBytes = fs.statSync(this.paths.savedState).size;
+    const rec: SavedRecord = {
+      version: 1,
+      savedAt: new Date().toISOString(),
+      saveMs: Date.now() - t0,
+      qemu: { path: run.cmd.binary, version: run.qemuVersion },
+      binary: run.cmd.binary,
+      args: run.cmd.args,
+      accel: run.accel,
+      sshPort: run.sshPort,
+      bootId: run.bootId,
+      imageDir: run.image.dir,
+      recipeHash: run.image.manifest.recipeHash,
+      settings: run.settings,
+      disk,
+      stateBytes,
+      containersToRestart: stopped,
+    };
+    // The record is the commit point: written last and atomically, so a crash anywhere before
+    // leaves no record, and a state without a record is never restored.
+    writeFileAtomic(this.paths.savedRecord, JSON.stringify(rec, null, 2));
+    this.log.append('suspended', { ms: rec.saveMs, bytes: stateBytes, containersStopped: stopped.map((c) => c.name) });
+    run.qmp.close();
+    return { ok: true, bytes: stateBytes, ...(stopped.length ? { note: `stopped ${stopped.map((c) => c.name).join(', ')} (bind mounts from shared folders); they start again on resume` } : {}) };
   }
 
   /** The shutdown ladder: ACPI powerdown → wait → SIGTERM → wait → SIGKILL. */

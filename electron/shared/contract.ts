@@ -14,7 +14,11 @@ import type {
 
 export interface Requests {
   'vm.start': { params: { arch?: 'x86_64' | 'aarch64'; cpus?: number; memoryGiB?: number }; result: Status };
-  'vm.stop': { params: { force?: boolean }; result: Status };
+  /**
+   * Stop Docker. With `stopMode: suspend` the VM's memory is saved to the instance directory and
+   * the next start resumes it; `shutdown: true` powers off instead and discards a saved state.
+   */
+  'vm.stop': { params: { force?: boolean; shutdown?: boolean }; result: Status };
   'vm.restart': { params: Record<string, never>; result: Status };
   'vm.status': { params: Record<string, never>; result: Status };
   /** The host woke from sleep (macOS powerMonitor 'resume'): correct the guest clock now. */
@@ -80,7 +84,7 @@ const shape = (required: Record<string, Check> = {}, optional: Record<string, Ch
 
 export const PARAM_SHAPES: { [M in Method]: Shape } = {
   'vm.start': shape({}, { arch: oneOf('x86_64', 'aarch64'), cpus: int(1, 64), memoryGiB: num(1, 256) }),
-  'vm.stop': shape({}, { force: bool }),
+  'vm.stop': shape({}, { force: bool, shutdown: bool }),
   'vm.restart': shape(),
   'vm.status': shape(),
   'vm.wake': shape(),

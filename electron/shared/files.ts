@@ -28,6 +28,12 @@ export const FILES = {
   supervisorLog: 'supervisor.log',
   supervisorPid: 'supervisor.pid',
   state: 'state.json',
+  /** the saved VM state (QEMU migration stream) and the record that makes it valid */
+  savedState: 'saved.vmstate',
+  savedStatePartial: 'saved.vmstate.partial',
+  savedRecord: 'saved.json',
+  /** bumped by the engine before every QEMU launch that may write the disk */
+  diskGeneration: 'disk.generation',
 } as const;
 
 /** macOS limits sun_path to 104 bytes including the NUL. */

@@ -16,7 +16,10 @@ export interface Settings {
   mounts: MountSetting[];
   emulation: { enabled: boolean };
   ports: { ignore: number[]; map: Record<string, number> };
+  /** suspend: Stop saves the VM's memory and Start resumes it (about a second); shutdown: power off */
   stopMode: 'shutdown' | 'suspend';
+  /** macOS: suspend the VM to disk before the Mac sleeps (otherwise it is paused with the Mac) */
+  suspendOnSleep: boolean;
   keepRunningOnQuit: boolean;
   docker: { context: boolean };
 }

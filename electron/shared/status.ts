@@ -134,6 +134,36 @@ export interface Status {
   readyMs?: number;
   diskUsage?: { fileBytes: number; virtualBytes: number };
   serialLog: string;
+  /** a saved VM state on disk: the next start resumes from it instead of booting */
+  saved?: SavedInfo;
+  /** how the last start went: resumed from a saved state, or booted cold (and why) */
+  resume?: ResumeInfo;
+  /** how the last stop went, e.g. suspended, or shut down because suspend was impossible */
+  lastStop?: StopInfo;
+}
+
+export interface SavedInfo {
+  at: string;
+  bytes: number;
+  /** containers stopped for the save because they held a shared folder; started again on resume */
+  containersToRestart: string[];
+}
+
+export interface ResumeInfo {
+  resumed: boolean;
+  /** why a saved state was not used (settings changed, disk changed, QEMU failed to load it…) */
+  reason?: string;
+  /** QEMU spawn → guest running again */
+  loadMs?: number;
+}
+
+export interface StopInfo {
+  how: 'suspend' | 'shutdown';
+  at: string;
+  ms: number;
+  /** one line for the user: why it shut down instead of suspending, or what the suspend did */
+  note?: string;
+  bytes?: number;
 }
 
 export interface Progress {

@@ -139,7 +139,8 @@ describe('stop and start again', () => {
     expect((await docker(inst, ['create', '--name', 'survivor', 'berth-test/busybox:1', 'true'])).exitCode).toBe(0);
     const r = await berth(inst, ['stop']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    expect(String(r.stderr)).toMatch(/stopped in \d+\.\d s/);
+    // stopMode: suspend is the default: the VM is saved, and nothing of it keeps running.
+    expect(String(r.stderr)).toMatch(/suspended in \d+\.\d s/);
     await new Promise((res) => setTimeout(res, 3500)); // the headless supervisor exits after a grace period
     expect(listQemuPids(inst.home)).toEqual([]);
     expect(listProcsMatching(`BERTH_HOME=${inst.home}`)).toEqual([]);

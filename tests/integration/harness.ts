@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Status } from '../../electron/shared/status.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BERTH = path.join(ROOT, 'bin', 'berth.mjs');
@@ -113,4 +114,20 @@ export async function boot(inst: Instance, opts: { yaml?: string; image?: string
     const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), opts.image]);
     if (imp.exitCode !== 0) throw new Error(`docker import: ${imp.stderr}`);
   }
+}
+
+/** Poll `fn` until it returns a value (not undefined); fail after `ms` naming what was awaited. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms: number, every = 50): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** `berth status --json`, parsed. */
+export async function statusOf(inst: Instance): Promise<Status> {
+  return JSON.parse(String((await berth(inst, ['status', '--json'])).stdout)) as Status;
 }
