@@ -323,36 +323,31 @@ export class Supervisor implements Backend {
       this.emulation = { enabled: settings.emulation.enabled, state: 'unknown', foreignArch: foreignArchOf(settings.arch) };
       this.setState('starting', { arch: settings.arch });
 
-      if (await this.tryAdopt()) {
+      // Every way up ends the same: the agent's steps (SSH → boot marker → dockerd → socket), then
+      // the guest state applied, then running.
+      const finish = async (s: Settings, extra: Record<string, unknown>, beforeApply?: () => Promise<void>): Promise<Status> => {
+        this.checkAbort();
         current = 'ssh';
-        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs), (s) => (current = s));
+        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs - (Date.now() - this.startT0)), (step) => (current = step));
+        this.checkAbort();
         current = 'apply';
         this.stepUpdate('apply', 'running');
-        await this.applyGuestState(this.run!.settings);
+        await beforeApply?.();
+        await this.applyGuestState(s);
         this.stepUpdate('apply', 'done');
         this.readyMs = Date.now() - this.startT0;
         this.startedAt = new Date().toISOString();
-        this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, adopted: true });
+        this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, ...extra });
         this.startClockWatch();
         return this.status();
-      }
+      };
+
+      if (await this.tryAdopt()) return await finish(this.run!.settings, { adopted: true });
 
       if (await this.tryResume(settings, mounts)) {
-        this.checkAbort();
-        current = 'ssh';
-        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs), (s) => (current = s));
-        this.checkAbort();
-        current = 'apply';
-        this.stepUpdate('apply', 'running');
-        await this.afterResume();
-        await this.applyGuestState(settings);
-        this.stepUpdate('apply', 'done');
-        this.readyMs = Date.now() - this.startT0;
-        this.startedAt = new Date().toISOString();
-        this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, resumed: true, loadMs: (this.resumeInfo as ResumeInfo | undefined)?.loadMs });
-        this.startClockWatch();
+        const st = await finish(settings, { resumed: true, loadMs: (this.resumeInfo as ResumeInfo | undefined)?.loadMs }, () => this.afterResume());
         void this.restartHeldContainers();
-        return this.status();
+        return st;
       }
 
       this.stepUpdate('image', 'running');
@@ -431,19 +426,7 @@ export class Supervisor implements Backend {
       }
       this.checkAbort();
 
-      current = 'ssh';
-      await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs - (Date.now() - this.startT0)), (s) => (current = s));
-      this.checkAbort();
-
-      current = 'apply';
-      this.stepUpdate('apply', 'running');
-      await this.applyGuestState(settings);
-      this.stepUpdate('apply', 'done');
-      this.readyMs = Date.now() - this.startT0;
-      this.startedAt = new Date().toISOString();
-      this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel });
-      this.startClockWatch();
-      return this.status();
+      return await finish(settings, {});
     } catch (e) {
       if (e instanceof Aborted) {
         // A stop arrived mid-start: undo what this start brought up and end in a defined state.

@@ -45,4 +45,19 @@ describe('aarch64 guest under TCG', () => {
     const r = await docker(inst, ['run', '--rm', 'arm/busybox:1', 'uname', '-m']);
     expect(String(r.stdout).trim()).toBe('aarch64');
   });
+
+  it('Stop suspends and Start resumes the arm64 VM (the machine type a Mac runs), a container still running', async () => {
+    const run = await docker(inst, ['run', '-d', '--name', 'sleeper', 'arm/busybox:1', '/bin/busybox', 'sleep', '100000']);
+    expect(run.exitCode, String(run.stderr)).toBe(0);
+    const since = String((await docker(inst, ['inspect', '--format', '{{.State.StartedAt}}', 'sleeper'])).stdout).trim();
+    const stop = await berth(inst, ['stop']);
+    expect(stop.exitCode, String(stop.stderr)).toBe(0);
+    expect(String(stop.stderr)).toMatch(/suspended in/);
+    await new Promise((r) => setTimeout(r, 3500));
+    const start = await berth(inst, ['start']);
+    expect(start.exitCode, String(start.stderr)).toBe(0);
+    expect(String(start.stderr)).toMatch(/resumed from the saved state/);
+    const r = await docker(inst, ['inspect', '--format', '{{.State.Running}} {{.State.StartedAt}}', 'sleeper']);
+    expect(String(r.stdout).trim()).toBe(`true ${since}`);
+  }, 300_000);
 });
