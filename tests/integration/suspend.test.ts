@@ -14,6 +14,16 @@ const yaml = () => fs.readFileSync(path.join(inst.dir, 'berth.yaml'), 'utf8');
 
 const startedAt = async (name: string) => String((await docker(inst, ['inspect', '--format', '{{.State.StartedAt}}', name])).stdout).trim();
 const counter = async () => Number(String((await docker(inst, ['exec', 'counter', 'cat', '/tmp/n'])).stdout).trim());
+const WEB_PORT = 18473;
+/** The counter's value served by busybox httpd through the published port, or undefined. */
+const web = async (): Promise<string | undefined> => {
+  try {
+    const r = await fetch(`http://127.0.0.1:${WEB_PORT}/n`, { signal: AbortSignal.timeout(2000) });
+    return r.ok ? (await r.text()).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+};
 const names = async () => String((await docker(inst, ['ps', '-a', '--format', '{{.Names}}'])).stdout).trim().split('\n').sort();
 
 async function stopSuspended(): Promise<void> {
@@ -45,10 +55,11 @@ beforeAll(async () => {
 afterAll(() => finish(inst), 120_000);
 
 describe('Stop suspends, Start resumes', () => {
-  it('a counting container keeps counting; Docker answers; the clock is right; the state file is used once', async () => {
+  it('a counting container keeps counting; Docker answers; its published port answers again; the clock is right; the state file is used once', async () => {
     expect(yaml()).not.toMatch(/stopMode/); // the default is what is tested
-    const run = await docker(inst, ['run', '-d', '--name', 'counter', IMG, 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 1; done']);
+    const run = await docker(inst, ['run', '-d', '--name', 'counter', '-p', `${WEB_PORT}:80`, IMG, 'sh', '-c', 'httpd -p 80 -h /tmp; i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 1; done']);
     expect(run.exitCode, String(run.stderr)).toBe(0);
+    await until('the published port to answer', () => web(), 20_000, 200);
     await until('the counter to count', async () => ((await counter()) >= 3 ? true : undefined), 60_000, 500);
     const since = await startedAt('counter');
     const before = await counter();
@@ -72,6 +83,8 @@ describe('Stop suspends, Start resumes', () => {
     const after = await counter();
     expect(after).toBeGreaterThanOrEqual(before);
     await until('the counter to move on', async () => ((await counter()) > after ? true : undefined), 10_000, 300);
+    // The forward is back (the agent's SSH session did not survive the save; a new one did).
+    expect(Number(await until('the published port to answer after the resume', () => web(), 10_000, 200))).toBeGreaterThanOrEqual(after);
 
     const g = await berth(inst, ['shell', '--', 'date', '-u', '+%s.%N']);
     const skew = Number(String(g.stdout).trim()) * 1000 - Date.now();
