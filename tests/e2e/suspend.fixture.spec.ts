@@ -2,37 +2,14 @@
 // asserting what a user sees — the saved state, how the start went, discarding the saved state,
 // and the "When Docker stops" settings driven from the keyboard. The real suspend and resume are
 // proven by the integration tests against a real VM.
-import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import type { Page } from '@playwright/test';
-import { startBridge } from './bridge/server.js';
-import type { Bridge } from './bridge/server.js';
+import { needsBuiltRenderer, pane, SHOTS, withBridge } from './fixture-helpers.js';
 import { FakeBackend, fixtureBackend } from '../fixtures/fake-backend.js';
 import { makeStatus } from '../fixtures/status.js';
 
-const RENDERER = path.resolve(import.meta.dirname, '../../renderer/dist');
-const SHOTS = path.resolve(import.meta.dirname, '../artifacts/screenshots');
-
-test.beforeAll(() => {
-  if (!fs.existsSync(path.join(RENDERER, 'index.html'))) throw new Error('renderer/dist is missing: run `npm run build:renderer` first');
-  fs.mkdirSync(SHOTS, { recursive: true });
-});
-
-async function withBridge(backend: FakeBackend, fn: (b: Bridge) => Promise<void>): Promise<void> {
-  const bridge = await startBridge({ backend, rendererDir: RENDERER });
-  try {
-    await fn(bridge);
-  } finally {
-    await bridge.close();
-    await backend.close();
-  }
-}
-
-async function pane(page: Page, name: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: new RegExp(`^${name}`) }).click();
-  await expect(page.getByRole('heading', { level: 2, name })).toBeVisible();
-}
+needsBuiltRenderer();
 
 const badge = (page: Page) => page.getByTestId('state-badge').first();
 const discard = (page: Page) => page.getByRole('button', { name: 'Shut down (discard saved state)' });

@@ -1,37 +1,14 @@
 // The built renderer against the DEV-ONLY fake backend: every view in light and dark, with fixture
 // data (screenshots for the README and for looking at), plus the bridge's input validation.
 // The real behaviour is proven by dashboard.vm.spec.ts against a real supervisor and VM.
-import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import type { Page } from '@playwright/test';
 import { startBridge } from './bridge/server.js';
-import type { Bridge } from './bridge/server.js';
+import { needsBuiltRenderer, pane, RENDERER, SHOTS, withBridge } from './fixture-helpers.js';
 import { FakeBackend, fixtureBackend } from '../fixtures/fake-backend.js';
 import { makeStatus, MOUNTS, PORTS } from '../fixtures/status.js';
 
-const RENDERER = path.resolve(import.meta.dirname, '../../renderer/dist');
-const SHOTS = path.resolve(import.meta.dirname, '../artifacts/screenshots');
-
-test.beforeAll(() => {
-  if (!fs.existsSync(path.join(RENDERER, 'index.html'))) throw new Error('renderer/dist is missing: run `npm run build:renderer` first');
-  fs.mkdirSync(SHOTS, { recursive: true });
-});
-
-async function withBridge(backend: FakeBackend, fn: (b: Bridge) => Promise<void>): Promise<void> {
-  const bridge = await startBridge({ backend, rendererDir: RENDERER });
-  try {
-    await fn(bridge);
-  } finally {
-    await bridge.close();
-    await backend.close();
-  }
-}
-
-async function pane(page: Page, name: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: new RegExp(`^${name}`) }).click();
-  await expect(page.getByRole('heading', { level: 2, name })).toBeVisible();
-}
+needsBuiltRenderer();
 
 for (const scheme of ['light', 'dark'] as const) {
   test(`every view with fixture data (${scheme})`, async ({ page }) => {
