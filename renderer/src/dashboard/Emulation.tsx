@@ -1,6 +1,6 @@
-import { useId } from 'react';
 import { useBerth } from '../store/berth.js';
 import { isUp } from '../shared/format.js';
+import { SwitchRow } from './SwitchRow.js';
 import type { EmulationStatus } from '../../../electron/shared/status.js';
 
 const STATE_TEXT: Record<EmulationStatus['state'], string> = {
@@ -17,7 +17,6 @@ export function Emulation(): React.JSX.Element {
   const pending = useBerth((s) => s.pending);
   const setEmulation = useBerth((s) => s.setEmulation);
   const check = useBerth((s) => s.checkEmulation);
-  const id = useId();
   const foreign = emu?.foreignArch === 'aarch64' ? 'ARM64 (arm64/aarch64)' : 'x86-64 (amd64)';
   const busy = pending === 'emulation';
   const test = emu?.selfTest;
@@ -27,25 +26,15 @@ export function Emulation(): React.JSX.Element {
       <h2 id="pane-title">Emulation</h2>
       <p className="pane-intro">Runs {foreign} images and binaries through QEMU user-mode emulation (binfmt_misc). Turned on and off live; no restart.</p>
       <div className="group">
-        <div className="row">
-          <label className="row-label" htmlFor={`${id}-emu`}>
-            Run {foreign} images
-            <span className="row-help">Slower than native images, but most tools just work.</span>
-          </label>
-          <span className="row-value">
-            <input
-              id={`${id}-emu`}
-              type="checkbox"
-              role="switch"
-              className="switch"
-              data-testid="emulation-switch"
-              checked={emu?.enabled ?? false}
-              disabled={!emu || pending !== null || state === 'starting' || state === 'stopping'}
-              aria-busy={busy}
-              onChange={(e) => void setEmulation(e.target.checked)}
-            />
-          </span>
-        </div>
+        <SwitchRow
+          label={<>Run {foreign} images</>}
+          help="Slower than native images, but most tools just work."
+          testId="emulation-switch"
+          checked={emu?.enabled ?? false}
+          disabled={!emu || pending !== null || state === 'starting' || state === 'stopping'}
+          busy={busy}
+          onChange={(checked) => void setEmulation(checked)}
+        />
         <div className="row">
           <span className="row-label">State</span>
           <span className="row-value" data-testid="emulation-state">

@@ -1,6 +1,7 @@
 import { useEffect, useId, useState } from 'react';
 import { useBerth } from '../store/berth.js';
 import { LIMITS } from '../shared/format.js';
+import { SwitchRow } from './SwitchRow.js';
 import type { Settings } from '../../../electron/shared/settings.js';
 
 type Field = 'cpus' | 'memoryGiB' | 'diskGiB';
@@ -60,26 +61,13 @@ function StopSettings({ settings, disabled, busy, save }: { settings: Settings; 
             ))}
           </span>
         </div>
-        <div className="row">
-          <label className="row-label" htmlFor={`${id}-sleep`}>
-            Suspend before the Mac sleeps
-            <span className="row-help" id={`${id}-sleep-help`}>
-              {suspend ? 'Docker resumes when the Mac wakes. Otherwise the VM pauses with the Mac and its clock is corrected on wake.' : 'Needs “Suspend” above.'}
-            </span>
-          </label>
-          <span className="row-value">
-            <input
-              id={`${id}-sleep`}
-              type="checkbox"
-              role="switch"
-              className="switch"
-              aria-describedby={`${id}-sleep-help`}
-              checked={settings.suspendOnSleep}
-              disabled={disabled || !suspend}
-              onChange={(e) => void save({ suspendOnSleep: e.target.checked })}
-            />
-          </span>
-        </div>
+        <SwitchRow
+          label="Suspend before the Mac sleeps"
+          help={suspend ? 'Docker resumes when the Mac wakes. Otherwise the VM pauses with the Mac and its clock is corrected on wake.' : 'Needs “Suspend” above.'}
+          checked={settings.suspendOnSleep}
+          disabled={disabled || !suspend}
+          onChange={(checked) => void save({ suspendOnSleep: checked })}
+        />
       </div>
     </>
   );
@@ -171,23 +159,13 @@ export function Resources(): React.JSX.Element {
               </span>
             </div>
           ))}
-          <div className="row">
-            <label className="row-label" htmlFor={`${id}-keep`}>
-              Keep the VM running when Berth quits
-              <span className="row-help">Otherwise quitting Berth stops Docker gracefully.</span>
-            </label>
-            <span className="row-value">
-              <input
-                id={`${id}-keep`}
-                type="checkbox"
-                role="switch"
-                className="switch"
-                checked={settings.keepRunningOnQuit}
-                disabled={switchesDisabled}
-                onChange={(e) => void save({ keepRunningOnQuit: e.target.checked })}
-              />
-            </span>
-          </div>
+          <SwitchRow
+            label="Keep the VM running when Berth quits"
+            help="Otherwise quitting Berth stops Docker gracefully."
+            checked={settings.keepRunningOnQuit}
+            disabled={switchesDisabled}
+            onChange={(checked) => void save({ keepRunningOnQuit: checked })}
+          />
         </div>
         <div className="form-actions">
           <button
