@@ -12,12 +12,12 @@
 //   BERTH_IMAGE_DIR         guest image to use (default: the product's cached build for this recipe)
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchCpus, benchIdleByHand, benchResume, benchSession, benchStart } from './lib/benches.mjs';
+import { benchCpus, benchIdleByHand, benchImage, benchResume, benchSession, benchStart } from './lib/benches.mjs';
 import { BenchInstance, ROOT } from './lib/berth.mjs';
 import { cleanupByHand } from './lib/byhand.mjs';
 import { loadavg, log, machineInfo, round, run, sleep, summarize } from './lib/util.mjs';
 
-const ALL = ['start', 'resume', 'latency', 'idle', 'scaling'];
+const ALL = ['start', 'image', 'resume', 'latency', 'idle', 'scaling'];
 const RESULTS = path.join(ROOT, 'bench', 'results');
 
 function parseArgs(argv) {
@@ -213,6 +213,7 @@ async function main() {
   const want = (b) => selected.includes(b);
   try {
     if (want('start')) await benchStart(ctx);
+    if (want('image')) await benchImage(ctx);
     if (want('resume')) await benchResume(ctx);
     if (want('latency') || want('idle') || want('scaling')) {
       await benchSession(ctx, { latency: want('latency'), idle: want('idle'), containers: want('scaling') });

@@ -17,9 +17,11 @@ const KERNEL_MARKER = 'berth-initrd:';
 /** Live by-hand VMs, so a failure anywhere still kills them (see cleanupByHand). */
 const live = new Set();
 
-export async function bootByHand(inst, { timeoutMs = 420_000 } = {}) {
-  const cmd = JSON.parse(fs.readFileSync(inst.file('qemu.args.json'), 'utf8'));
-  const ssh = inst.sshParams();
+/**
+ * `cmd` and `ssh` default to the instance's own (qemu.args.json, its keys); the image benchmark
+ * passes a stock image's command line and keys instead.
+ */
+export async function bootByHand(inst, { timeoutMs = 420_000, cmd = instanceCommand(inst), ssh = inst.sshParams() } = {}) {
   const qmpPath = inst.file('qmp.sock');
   const serialLog = inst.file('serial.log');
   for (const f of [qmpPath, inst.file('serial.sock'), inst.file('qemu.pid')]) fs.rmSync(f, { force: true });
@@ -65,6 +67,10 @@ export async function bootByHand(inst, { timeoutMs = 420_000 } = {}) {
     throw e;
   }
   return { vm, kernelMs, sshMs, pingMs, sshAttempts: probe.attempts };
+}
+
+export function instanceCommand(inst) {
+  return JSON.parse(fs.readFileSync(inst.file('qemu.args.json'), 'utf8'));
 }
 
 /** ACPI powerdown over QMP, timed to QEMU's exit (what `berth stop` does minus Berth's own work). */
