@@ -12,7 +12,7 @@ import { EventLog, tailFile } from '../engine/event-log.js';
 import { attachOrSpawn, hostSupervisor, offlineStatus, stopOrphan, tryAttach } from '../engine/host.js';
 import { instancePaths } from '../engine/instance.js';
 import type { InstancePaths } from '../engine/instance.js';
-import { discardSaved } from '../engine/suspend/saved-state.js';
+import { discardSaved, savedInfo } from '../engine/suspend/saved-state.js';
 import { formatPorts, formatStatus } from './format.js';
 
 const USAGE = `usage: berth <command> [options]
@@ -25,7 +25,7 @@ commands:
                          to disk and the next start resumes it, containers still running;
                          --shutdown powers off instead (ACPI, then signals) and discards a
                          saved state; --force skips the graceful steps
-  restart                stop, then start
+  restart                shut down (never a suspend), then boot
   status [--json]        state, arch, accelerator, docker socket, ports, mounts, emulation
   ports [--json]         forwarded ports
   mounts [--json]        host folders shared with the VM
@@ -191,7 +191,9 @@ async function cmdStop(p: InstancePaths, args: string[]): Promise<number> {
     // A VM whose supervisor died can only be shut down: its saved state (if any) is older than it.
     const discarded = (values.shutdown === true || how !== 'not running') && discardSaved(p);
     if (discarded) new EventLog(p.events).append('saved-discarded', { why: values.shutdown ? 'stop --shutdown' : 'orphan stopped' });
-    if (how === 'not running') err(discarded ? 'berth: not running; the saved state was discarded, the next start boots cold' : 'berth: not running');
+    if (how === 'not running' && discarded) err('berth: not running; the saved state was discarded, the next start boots cold');
+    else if (how === 'not running' && savedInfo(p)) err('berth: not running (suspended: `berth start` resumes it, `berth stop --shutdown` discards the saved state)');
+    else if (how === 'not running') err('berth: not running');
     else err(`stopped (${how})`);
     return 0;
   }

@@ -71,6 +71,26 @@ describe('berth status without a VM', () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/not running/);
   });
+
+  it('a suspended instance: status shows the saved state, stop says how to resume or discard it, stop --shutdown discards it', async () => {
+    const h = home();
+    const dir = path.join(h, 'default');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'saved.vmstate'), Buffer.alloc(3 * 2 ** 20));
+    fs.writeFileSync(path.join(dir, 'saved.json'), JSON.stringify({ version: 1, savedAt: '2026-11-29T10:00:00.000Z', args: [], stateBytes: 3 * 2 ** 20, containersToRestart: [{ id: 'f00', name: 'web' }] }));
+    const st = await berth(h, ['status']);
+    expect(st.out).toMatch(/state: +stopped/);
+    expect(st.out).toMatch(/saved: +3 MB at 2026-11-29T10:00:00.000Z; `berth start` resumes it and starts web again/);
+    const stop = await berth(h, ['stop']);
+    expect(stop.code).toBe(0);
+    expect(stop.err).toMatch(/not running \(suspended: `berth start` resumes it, `berth stop --shutdown` discards the saved state\)/);
+    expect(fs.existsSync(path.join(dir, 'saved.vmstate'))).toBe(true);
+    const down = await berth(h, ['stop', '--shutdown']);
+    expect(down.code).toBe(0);
+    expect(down.err).toMatch(/the saved state was discarded, the next start boots cold/);
+    for (const f of ['saved.vmstate', 'saved.json']) expect(fs.existsSync(path.join(dir, f)), f).toBe(false);
+    expect(JSON.parse((await berth(h, ['status', '--json'])).out).saved).toBeUndefined();
+  });
 });
 
 describe('bad input starts nothing and changes nothing', () => {
