@@ -47,6 +47,23 @@ const shellOut = new Channel();
 const bootOut = new Channel();
 let size = { cols: 80, rows: 24 };
 
+/**
+ * Keystrokes in order. Each `invoke` is its own request, and a transport may answer (or even
+ * deliver) them out of order — the browser bridge's parallel HTTP requests did, turning "echo"
+ * into "ech o". So one write is in flight at a time, and what is typed meanwhile goes in the next.
+ */
+const typed = { buffer: '', busy: false };
+function sendTyped(id: string): void {
+  if (typed.busy || !typed.buffer) return;
+  const data = typed.buffer;
+  typed.buffer = '';
+  typed.busy = true;
+  void invoke('console.write', { id, data }).finally(() => {
+    typed.busy = false;
+    sendTyped(id);
+  });
+}
+
 export function attachShellSink(sink: Sink | null): void {
   shellOut.attach(sink);
 }
@@ -122,6 +139,7 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
     set({ shell: { state: 'connecting', id: null } });
     const r = await invoke('console.open', { cols: size.cols, rows: size.rows });
     if (r.ok) {
+      typed.buffer = ''; // nothing typed for an earlier session goes to this one
       set({ shell: { state: 'open', id: r.value.id } });
     } else {
       set({ shell: { state: 'failed', id: null, error: r.error } });
@@ -131,7 +149,10 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
 
   input(data) {
     const sh = get().shell;
-    if (sh.state === 'open' && sh.id) void invoke('console.write', { id: sh.id, data });
+    if (sh.state === 'open' && sh.id) {
+      typed.buffer += data;
+      sendTyped(sh.id);
+    }
     else if ((sh.state === 'exited' || sh.state === 'failed') && data.includes('\r')) void get().connectShell();
   },
 

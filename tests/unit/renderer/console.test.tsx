@@ -85,6 +85,26 @@ describe('console window', () => {
     expect(shell().label).toBe('Shell in the VM');
   });
 
+  it('keystrokes reach the shell in the order typed, one write in flight at a time', async () => {
+    const answered: Array<() => void> = [];
+    api.answers['console.write'] = () => new Promise((res) => answered.push(() => res(ok(null))));
+    render(<ConsoleApp />);
+    await flush();
+    act(() => shell().input('e'));
+    act(() => shell().input('c'));
+    act(() => shell().input('h'));
+    act(() => shell().input('o'));
+    await flush();
+    const writes = () => api.calls.filter((c) => c.method === 'console.write').map((c) => (c.params as { data: string }).data);
+    expect(writes()).toEqual(['e']); // the rest waits for the first answer, then goes in one
+    answered.shift()!();
+    await flush();
+    expect(writes()).toEqual(['e', 'cho']);
+    answered.shift()!();
+    await flush();
+    expect(writes()).toEqual(['e', 'cho']);
+  });
+
   it('opens a shell when the VM runs, sends keystrokes and shows its output', async () => {
     render(<ConsoleApp />);
     await flush();
