@@ -249,9 +249,7 @@ export async function benchResume(ctx) {
     const alive = await run('docker', ['inspect', '--format', '{{.State.Running}}', `resume-bench-${i}`], { env: inst.dockerEnv });
     if (alive.stdout.trim() !== 'true') throw new Error('the container did not survive the suspend');
     log(`  suspend ${(s.ms / 1000).toFixed(1)} s; resume: _ping after ${(r.pingMs / 1000).toFixed(2)} s (state loaded in ${((r.status.resume.loadMs ?? 0) / 1000).toFixed(2)} s)`);
-    const ev = fs.readFileSync(inst.file('events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const saved = ev.filter((e) => e.kind === 'suspended').pop();
-    if (saved) bytes.push(saved.bytes / 2 ** 20);
+    if (s.bytes) bytes.push(s.bytes / 2 ** 20);
     await sleep(SETTLE_BEFORE_STOP_S * 1000);
     const d = await inst.stop();
     shutdown.push(d.ms / 1000);

@@ -96,8 +96,8 @@ export class BenchInstance {
     if (qemu && !(await waitGone(qemu, 10_000))) throw new Error(`QEMU pid ${qemu} still runs after berth stop`);
     // The daemon lingers ~3 s so clients get the final status; the next measurement waits for it.
     if (sup && !(await waitGone(sup, 15_000))) log(`warning: supervisor pid ${sup} still runs 15 s after stop`);
-    const how = lastStopHow(this.file('events.jsonl'));
-    return { ms, how };
+    const { how, bytes } = lastStop(this.file('events.jsonl'));
+    return { ms, how, bytes };
   }
 
   /** Best effort, for cleanup paths: never throws. */
@@ -153,15 +153,16 @@ function stepTimes(events, wall0) {
   return out;
 }
 
-function lastStopHow(events) {
+/** How the last stop went (powerdown, suspend, …) and, for a suspend, the state's size. */
+function lastStop(events) {
   const lines = safeRead(events).trim().split('\n').reverse();
   for (const l of lines) {
     try {
       const e = JSON.parse(l);
-      if (e.kind === 'state' && e.state === 'stopped') return e.how ?? null;
+      if (e.kind === 'state' && e.state === 'stopped') return { how: e.how ?? null, bytes: e.bytes ?? null };
     } catch {
       // partial line
     }
   }
-  return null;
+  return { how: null, bytes: null };
 }

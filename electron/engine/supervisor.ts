@@ -541,7 +541,7 @@ export class Supervisor implements Backend {
       const image = readImageDir(rec.imageDir, settings.arch);
       const choice = await this.pickQemu(settings);
       const cmd = this.qemuCommand(settings, image, choice.accel, rec.sshPort, tags, choice.bin);
-      why = whyNotResume(this.paths, rec, { qemu: choice.qemu, recipeHash: image.manifest.recipeHash, settings, accel: choice.accel, binary: cmd.binary, args: cmd.args });
+      why = whyNotResume(this.paths, rec, { qemu: choice.qemu, recipeHash: image.manifest.recipeHash, settings, accel: choice.accel, args: cmd.args });
       ready = { image, choice, cmd };
     } catch (e) {
       why = `it cannot be checked: ${(e as Error).message}`;
@@ -1093,7 +1093,6 @@ export class Supervisor implements Backend {
       savedAt: new Date().toISOString(),
       saveMs: Date.now() - t0,
       qemu: { path: run.cmd.binary, version: run.qemuVersion },
-      binary: run.cmd.binary,
       args: run.cmd.args,
       accel: run.accel,
       sshPort: run.sshPort,

@@ -20,9 +20,8 @@ export interface SavedRecord {
   version: 1;
   savedAt: string;
   saveMs: number;
+  /** the binary and its version; with `args`, the full command line saved from (without -incoming) */
   qemu: { path: string; version: string };
-  /** the full command line the state was saved from (without -incoming) */
-  binary: string;
   args: string[];
   accel: Accel;
   sshPort: number;
@@ -95,8 +94,7 @@ export interface Current {
   recipeHash: string;
   settings: Settings;
   accel: Accel;
-  /** the command line a launch with the recorded SSH port would use now */
-  binary: string;
+  /** the arguments a launch with the recorded SSH port would use now (the binary is `qemu.path`) */
   args: string[];
 }
 
@@ -121,7 +119,7 @@ export function whyNotResume(p: InstancePaths, rec: SavedRecord, cur: Current): 
   if (cur.recipeHash !== rec.recipeHash) return `the guest image changed (${rec.recipeHash} → ${cur.recipeHash})`;
   if (cur.qemu.path !== rec.qemu.path || cur.qemu.version !== rec.qemu.version) return `QEMU changed (${rec.qemu.version} at ${rec.qemu.path} → ${cur.qemu.version} at ${cur.qemu.path})`;
   if (cur.accel !== rec.accel) return `the accelerator changed (${rec.accel} → ${cur.accel})`;
-  if (cur.binary !== rec.binary || cur.args.length !== rec.args.length || cur.args.some((a, i) => a !== rec.args[i])) {
+  if (cur.args.length !== rec.args.length || cur.args.some((a, i) => a !== rec.args[i])) {
     const i = cur.args.findIndex((a, j) => a !== rec.args[j]);
     return `the QEMU command line differs${i >= 0 ? ` at argument ${i + 1} (${JSON.stringify(rec.args[i] ?? '')} → ${JSON.stringify(cur.args[i])})` : ''}`;
   }

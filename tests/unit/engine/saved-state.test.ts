@@ -30,7 +30,6 @@ beforeEach(() => {
     savedAt: '2026-11-29T00:00:00.000Z',
     saveMs: 600,
     qemu: { path: '/usr/bin/qemu-system-x86_64', version: '7.2.22' },
-    binary: '/usr/bin/qemu-system-x86_64',
     args,
     accel: 'tcg',
     sshPort: 40000,
@@ -42,7 +41,7 @@ beforeEach(() => {
     stateBytes: 1000,
     containersToRestart: [{ id: 'f00', name: 'web' }],
   };
-  cur = { qemu: { ...rec.qemu }, recipeHash: 'abc', settings: { ...settings }, accel: 'tcg', binary: rec.binary, args: [...args] };
+  cur = { qemu: { ...rec.qemu }, recipeHash: 'abc', settings: { ...settings }, accel: 'tcg', args: [...args] };
   fs.writeFileSync(p.savedRecord, JSON.stringify(rec));
 });
 
