@@ -1,6 +1,7 @@
 // App-level decisions that need no Electron runtime: what quitting does, what waking up does.
 import type { Backend } from '../engine/backend.js';
 import type { Settings } from '../shared/settings.js';
+import { isUpState as isUp } from '../shared/status.js';
 import type { VmState } from '../shared/status.js';
 
 export type QuitPlan = 'stop-vm' | 'leave-running' | 'nothing';
@@ -54,7 +55,6 @@ export async function onResume(backend: Pick<Backend, 'invoke'>): Promise<void> 
 /** Runs a VM action; the app passes the tray's `run` so the menu shows it as pending. */
 export type RunAction = (action: 'stop' | 'start', fn: () => Promise<unknown>) => Promise<void>;
 
-const isUp = (s: VmState): boolean => s === 'running' || s === 'degraded';
 
 /**
  * The Mac going to sleep and waking up (powerMonitor 'suspend' / 'resume').

@@ -1,6 +1,7 @@
 // The tray menu as a pure function of the status snapshot (DESIGN §2): no Electron runtime import,
 // so every state is unit-tested. The adapter in tray.ts rebuilds the menu from it on each event.
 import type { MenuItemConstructorOptions } from 'electron';
+import { isUpState } from '../shared/status.js';
 import type { PortForward, Progress, Status, VmState } from '../shared/status.js';
 
 export interface TrayActions {
@@ -138,7 +139,7 @@ export function trayTemplate(status: Status | null, opts: TrayOptions): MenuItem
   const state: VmState | null = status?.state ?? null;
   const pending = opts.pending ?? null;
   const busy = pending !== null;
-  const up = state === 'running' || state === 'degraded';
+  const up = isUpState(state);
   const canStart = !busy && (state === 'stopped' || state === 'error');
   const stopWaits = pending === 'stop' || pending === 'shutdown' || pending === 'emulation';
   const canStop = !stopWaits && (state === 'starting' || state === 'running' || state === 'degraded' || state === 'error');

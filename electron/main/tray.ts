@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { Menu, Tray, nativeImage } from 'electron';
 import type { Backend } from '../engine/backend.js';
+import { isUpState } from '../shared/status.js';
 import type { PortForward, Progress, Status } from '../shared/status.js';
 import { trayIconFile, trayIconState, trayTemplate, trayTooltip } from './tray-template.js';
 import type { TrayAction, TrayActions } from './tray-template.js';
@@ -23,7 +24,7 @@ export class TrayController {
     this.tray = new Tray(this.icon());
     this.offs.push(
       backend.on('status', (s) => {
-        const up = s.state === 'running' || s.state === 'degraded';
+        const up = isUpState(s.state);
         // a `ports` event is newer than a snapshot without ports; a VM that is not up has none
         if (!up || s.ports.length > 0) this.ports = undefined;
         this.status = s;

@@ -182,6 +182,11 @@ export interface LogLine {
   line: string;
 }
 
+/** The VM runs (maybe with problems): Docker is, or is about to be, usable. */
+export function isUpState(s: VmState | null | undefined): boolean {
+  return s === 'running' || s === 'degraded';
+}
+
 export function foreignArchOf(arch: Arch): Arch {
   return arch === 'x86_64' ? 'aarch64' : 'x86_64';
 }

@@ -40,8 +40,13 @@ export const STATE_LABEL: Record<VmState, string> = {
   degraded: 'Running with problems',
 };
 
+/** The VM runs (maybe with problems): Docker is, or is about to be, usable. */
+export function isUpState(s: VmState | null | undefined): boolean {
+  return s === 'running' || s === 'degraded';
+}
+
 export function isUp(s: Status | null): boolean {
-  return s?.state === 'running' || s?.state === 'degraded';
+  return isUpState(s?.state);
 }
 
 export function archName(arch: string): string {

@@ -6,6 +6,7 @@ import type { BerthError, EmulationStatus, LogLine, MountInfo, PortForward, Prog
 import type { Settings } from '../../../electron/shared/settings.js';
 import type { Envelope } from '../../../electron/shared/contract.js';
 import { invoke, on } from '../api/berth.js';
+import { isUp } from '../shared/format.js';
 
 export type Action = 'start' | 'stop' | 'shutdown' | 'restart' | 'emulation' | 'settings';
 export type LogSource = LogLine['source'];
@@ -60,7 +61,6 @@ export const initialState = {
   actionError: null,
 } satisfies Partial<BerthState>;
 
-const isUp = (s: Status | null): boolean => s?.state === 'running' || s?.state === 'degraded';
 
 function trimLogs(lines: string[]): string[] {
   return lines.length > MAX_LOG_LINES ? lines.slice(lines.length - MAX_LOG_LINES) : lines;

@@ -4,6 +4,7 @@
 import { create } from 'zustand';
 import type { BerthError, VmState } from '../../../electron/shared/status.js';
 import { invoke, on } from '../api/berth.js';
+import { isUpState as isUp } from '../shared/format.js';
 
 export type Tab = 'shell' | 'boot';
 export type Sink = (data: string) => void;
@@ -72,7 +73,6 @@ export function attachBootSink(sink: Sink | null): void {
 }
 
 const toTerm = (s: string): string => s.replace(/\r?\n/g, '\r\n');
-const isUp = (s: VmState | null): boolean => s === 'running' || s === 'degraded';
 
 export const initialConsoleState = {
   tab: 'shell' as Tab,
