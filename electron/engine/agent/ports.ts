@@ -10,13 +10,29 @@ import type { PortForward } from '../../shared/status.js';
 import { splice } from './docker-socket.js';
 import { connectAddress, hostBind, isLoopbackPeer, parseWatchLine, wantedForwards, WATCH_SCRIPT } from './listeners.js';
 import type { GuestListener, PortRules, WantedForward } from './listeners.js';
+import { formatAddress, loopbackListeners, portTakenReason } from './port-probe.js';
 import type { SshLink } from './ssh-link.js';
 
 interface Forward extends WantedForward {
   servers: net.Server[];
   state: 'forwarding' | 'failed';
   reason?: string;
+  /** removed while it was still opening: whatever it binds afterwards is closed at once */
+  closed?: boolean;
+  /** probing and binding: not listed yet, so no one sees "forwarding" before it is true */
+  opening?: boolean;
 }
+
+export interface ForwarderOptions {
+  /** decides how to bind (see hostBind) and how reasons name the machine; default process.platform */
+  platform?: NodeJS.Platform;
+  /** default: the process runs as root */
+  isRoot?: boolean;
+  /** how long a connect to a host loopback port may take before the port counts as taken */
+  probeTimeoutMs?: number;
+}
+
+type ForwarderLink = Pick<SshLink, 'connect' | 'openUnix' | 'openTcp'>;
 
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -29,12 +45,21 @@ export class PortForwarder {
   private stopped = false;
   private last: GuestListener[] = [];
 
+  private readonly platform: NodeJS.Platform;
+  private readonly isRoot: boolean;
+  private readonly probeTimeoutMs: number;
+
   constructor(
-    private readonly link: SshLink,
+    private readonly link: ForwarderLink,
     private rules: PortRules,
     private readonly publish: (ports: PortForward[]) => void,
     private readonly log: (line: string) => void,
-  ) {}
+    opts: ForwarderOptions = {},
+  ) {
+    this.platform = opts.platform ?? process.platform;
+    this.isRoot = opts.isRoot ?? process.getuid?.() === 0;
+    this.probeTimeoutMs = opts.probeTimeoutMs ?? 300;
+  }
 
   setRules(rules: PortRules): void {
     this.rules = rules;
@@ -84,7 +109,7 @@ export class PortForwarder {
     for (const [port, f] of this.forwards) {
       const w = wanted.get(port);
       if (!w || w.hostPort !== f.hostPort) {
-        this.close(f);
+        this.retire(f);
         this.forwards.delete(port);
       }
     }
@@ -94,16 +119,30 @@ export class PortForwarder {
         this.forwards.get(port)!.guestAddress = w.guestAddress;
         continue;
       }
-      const f: Forward = { ...w, servers: [], state: 'forwarding' };
+      const f: Forward = { ...w, servers: [], state: 'forwarding', opening: true };
       this.forwards.set(port, f);
-      opening.push(this.open(f));
+      opening.push(this.open(f).finally(() => (f.opening = false)));
     }
     await Promise.all(opening);
     this.publish(this.list());
   }
 
   private async open(f: Forward): Promise<void> {
-    const bind = hostBind(f.hostPort, process.platform, process.getuid?.() === 0);
+    const bind = hostBind(f.hostPort, this.platform, this.isRoot);
+    const fail = (reason: string) => {
+      this.close(f);
+      f.state = 'failed';
+      f.reason = reason;
+      this.log(`ports: guest ${f.guestPort}: ${reason}`);
+    };
+    const twin = [...this.forwards.values()].find((o) => o !== f && o.hostPort === f.hostPort && o.state === 'forwarding');
+    if (twin) return fail(`host port ${f.hostPort} already carries guest port ${twin.guestPort}`);
+    // Before binding: a program on this machine that already answers on localhost:P keeps it.
+    // (Binding would not always say so, see port-probe.ts.)
+    const holders = await loopbackListeners(f.hostPort, this.probeTimeoutMs);
+    if (f.closed) return;
+    if (holders.length) return fail(portTakenReason(f.hostPort, this.platform, `it answers on ${holders.map((h) => formatAddress(h, f.hostPort)).join(' and ')}`));
+
     const handler = (sock: net.Socket) => {
       if (bind.loopbackFilter && !isLoopbackPeer(sock.remoteAddress)) {
         sock.destroy();
@@ -121,37 +160,42 @@ export class PortForwarder {
         },
       );
     };
-    const listen = (address: string) =>
+    const listen = (address: string, ipv6Only = false) =>
       new Promise<net.Server>((resolve, reject) => {
         const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, handler);
         srv.once('error', reject);
-        srv.listen({ host: address, port: f.hostPort, backlog: 511, exclusive: true }, () => {
+        srv.listen({ host: address, port: f.hostPort, backlog: 511, exclusive: true, ipv6Only }, () => {
           srv.removeListener('error', reject);
           srv.on('error', (e) => this.log(`ports: ${f.hostPort}: ${e.message}`));
+          if (f.closed) srv.close();
+          else f.servers.push(srv);
           resolve(srv);
         });
       });
     try {
-      f.servers.push(await listen(bind.address));
+      await listen(bind.address);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      f.state = 'failed';
-      f.reason =
+      fail(
         code === 'EADDRINUSE'
-          ? `host port ${f.hostPort} is already in use by another program`
+          ? portTakenReason(f.hostPort, this.platform, `binding ${formatAddress(bind.address, f.hostPort)} failed: address in use`)
           : code === 'EACCES'
             ? `not allowed to listen on host port ${f.hostPort}`
-            : `cannot listen on host port ${f.hostPort}: ${(e as Error).message}`;
-      this.log(`ports: ${f.reason}`);
+            : `cannot listen on host port ${f.hostPort}: ${(e as Error).message}`,
+      );
       return;
     }
-    // localhost may resolve to ::1 first (macOS): listen there too when we can, never beyond loopback.
-    if (!bind.loopbackFilter) {
-      try {
-        f.servers.push(await listen('::1'));
-      } catch {
-        // no IPv6 loopback, or taken: IPv4 alone still serves localhost
+    // localhost may resolve to ::1 first (macOS): listen there too when we can, never beyond
+    // loopback (the wildcard bind of a low port on macOS keeps its peer filter).
+    try {
+      await listen(bind.loopbackFilter ? '::' : '::1', bind.loopbackFilter);
+    } catch (e) {
+      // Taken on ::1 alone (the probe saw nothing a moment ago): localhost would reach that
+      // program half of the time, so the forward does not pretend to work.
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        fail(portTakenReason(f.hostPort, this.platform, `binding ${formatAddress('::1', f.hostPort)} failed: address in use`));
       }
+      // otherwise: no IPv6 loopback here; IPv4 alone still serves localhost
     }
   }
 
@@ -160,8 +204,14 @@ export class PortForwarder {
     f.servers = [];
   }
 
+  private retire(f: Forward): void {
+    f.closed = true;
+    this.close(f);
+  }
+
   list(): PortForward[] {
     return [...this.forwards.values()]
+      .filter((f) => !f.opening)
       .sort((a, b) => a.guestPort - b.guestPort)
       .map((f) => ({
         protocol: 'tcp',
@@ -179,7 +229,7 @@ export class PortForwarder {
     this.watcher?.close();
     this.watcher = null;
     (this.events as { destroy?: () => void } | null)?.destroy?.();
-    for (const f of this.forwards.values()) this.close(f);
+    for (const f of this.forwards.values()) this.retire(f);
     this.forwards.clear();
     this.publish([]);
   }
