@@ -8,13 +8,34 @@ import { MAX_LINE, SUBSCRIBE } from './protocol.js';
 
 type Reply = { jsonrpc: '2.0'; id: number | string | null; result: unknown };
 
-export async function serveControl(path: string, backend: Backend): Promise<net.Server> {
+/**
+ * What may wait in memory for one client before it is disconnected. A subscriber that stops
+ * reading (stopped in a debugger, a stuck pipe) would otherwise make Node buffer every event for
+ * it, without limit. Dropping events instead would leave it with a wrong picture of the VM;
+ * a closed socket is something a client notices and recovers from by reconnecting.
+ */
+export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+export interface ControlServerOptions {
+  maxQueuedBytes?: number;
+  log?: (line: string) => void;
+}
+
+export async function serveControl(path: string, backend: Backend, opts: ControlServerOptions = {}): Promise<net.Server> {
+  const maxQueued = opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
+  const log = opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   fs.rmSync(path, { force: true });
   const server = net.createServer((sock) => {
     let buf = '';
     const unsubs: (() => void)[] = [];
     const send = (obj: unknown) => {
-      if (!sock.destroyed) sock.write(JSON.stringify(obj) + '\n');
+      if (sock.destroyed) return;
+      sock.write(JSON.stringify(obj) + '\n');
+      if (sock.writableLength > maxQueued) {
+        log(`control socket: disconnecting a client that stopped reading (${sock.writableLength} bytes waiting for it, limit ${maxQueued})`);
+        unsubs.splice(0).forEach((u) => u());
+        sock.destroy();
+      }
     };
     const fail = (id: Reply['id'], message: string, code = 'E_INVALID_PARAMS') =>
       send({ jsonrpc: '2.0', id, result: { ok: false, error: { code, message, hint: 'Send one JSON-RPC 2.0 request per line.' } } });
