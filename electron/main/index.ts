@@ -12,7 +12,8 @@ import { withConsoles } from './app-backend.js';
 import { electronForker } from './agent-forker.js';
 import { openEngine } from './engine-link.js';
 import { contractArgument, forwardEvents, registerIpc } from './ipc.js';
-import { shutdown, SleepHandler } from './lifecycle.js';
+import { QuitController, SleepHandler } from './lifecycle.js';
+import { offerMoveToApplications } from './move-to-applications.js';
 import { TrayController } from './tray.js';
 import { hardenSession, isAllowedExternal, rendererRootUrl, WindowManager } from './windows.js';
 
@@ -34,6 +35,24 @@ async function main(): Promise<void> {
   }
   app.dock?.hide();
   await app.whenReady();
+
+  // Opened from Downloads or the dmg: offer (once) to move to Applications before anything starts.
+  const moved = await offerMoveToApplications({
+    platform: process.platform,
+    isPackaged: app.isPackaged,
+    exePath: app.getPath('exe'),
+    isInApplicationsFolder: () => app.isInApplicationsFolder(),
+    moveToApplicationsFolder: () => app.moveToApplicationsFolder(),
+    showMessageBox: (options) => {
+      // a menu-bar app is never frontmost on its own: without this the question opens behind other windows
+      app.focus({ steal: true });
+      return dialog.showMessageBox(options);
+    },
+    stateFile: path.join(app.getPath('userData'), 'move-to-applications.json'),
+    log,
+    showError: (title, message) => dialog.showErrorBox(title, message),
+  });
+  if (moved === 'moved') return;
 
   hardenSession(session.defaultSession);
   app.on('web-contents-created', (_e, wc) => {
@@ -91,20 +110,20 @@ async function main(): Promise<void> {
   powerMonitor.on('suspend', () => void sleep.onSuspend());
   powerMonitor.on('resume', () => void sleep.onResume());
 
-  let quitting = false;
-  app.on('before-quit', (e) => {
-    if (quitting) return;
-    e.preventDefault();
-    quitting = true;
-    void (async () => {
+  // Quit: stop or suspend the VM first. Logout, restart, shutdown: a quick stop, and never hold
+  // the quit back (that would make macOS cancel the whole logout).
+  const quit = new QuitController(backend, {
+    teardown: () => {
       unforward();
       unregister();
       tray.destroy();
       windows.closeAll();
-      await shutdown(backend, log);
-      app.exit(0);
-    })();
+    },
+    exit: (code) => app.exit(code),
+    log,
   });
+  app.on('before-quit', (e) => quit.onBeforeQuit(e));
+  powerMonitor.on('shutdown', (e?: { preventDefault: () => void }) => void quit.onSystemShutdown(e));
 
   if (process.argv.includes('--show-dashboard') || !app.getLoginItemSettings().wasOpenedAtLogin) windows.show('dashboard');
 }

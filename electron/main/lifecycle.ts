@@ -47,6 +47,105 @@ export async function shutdown(backend: Backend, log: (msg: string) => void = co
   return plan;
 }
 
+/**
+ * The quick stop for a logout, restart or shutdown of the Mac: QEMU is told to quit (no suspend,
+ * no ACPI power-off that waits for containers), like a power cut the journaled disk recovers from.
+ * Never throws; gives up after `timeoutMs` because the system will not wait much longer.
+ */
+export async function fastStop(backend: Backend, log: (msg: string) => void = console.log, timeoutMs = 5_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log(`system shutdown: gave up waiting for the VM after ${timeoutMs} ms`);
+      resolve();
+    }, timeoutMs);
+  });
+  const work = (async () => {
+    const r = await backend.invoke('vm.stop', { force: true });
+    if (!r.ok) log(`system shutdown: vm.stop failed: ${r.error.code} ${r.error.message}`);
+    await backend.close();
+  })().catch((e: unknown) => log(`system shutdown: ${e instanceof Error ? e.message : String(e)}`));
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface QuitHooks {
+  /** stop IPC and event forwarding, remove the tray, close the windows (runs once, synchronously) */
+  teardown: () => void;
+  /** end the process (app.exit) */
+  exit: (code: number) => void;
+  log?: (msg: string) => void;
+  /** how long a normal quit waits for the VM to stop or suspend (default 60 s) */
+  quitTimeoutMs?: number;
+  /** how long a system shutdown waits for the quick stop (default 5 s) */
+  fastStopTimeoutMs?: number;
+}
+
+/**
+ * Quitting the app (app 'before-quit') and the Mac logging out, restarting or shutting down
+ * (powerMonitor 'shutdown').
+ *
+ * A normal quit holds the quit back (preventDefault) while the VM stops or suspends, then exits.
+ * During a system shutdown that would cancel it: macOS asks every app to quit, and an app that
+ * refuses makes the whole Restart, Shut Down or Log Out fail ("Berth failed to quit"). So when
+ * 'shutdown' fires, the quit is never held back: the VM gets the quick stop and the app exits on
+ * its own within a few seconds, whichever of the two events comes first after that.
+ */
+export class QuitController {
+  private quitting = false;
+  private systemShutdown = false;
+  private tornDown = false;
+  private readonly log: (msg: string) => void;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly hooks: QuitHooks,
+  ) {
+    this.log = hooks.log ?? console.log;
+  }
+
+  /** app 'before-quit'. */
+  onBeforeQuit(e: { preventDefault: () => void }): void {
+    if (this.systemShutdown || this.quitting) {
+      // let it through: the system is waiting, or our own exit is on its way
+      this.teardown();
+      return;
+    }
+    e.preventDefault();
+    this.quitting = true;
+    this.teardown();
+    void shutdown(this.backend, this.log, this.hooks.quitTimeoutMs).then(() => this.hooks.exit(0));
+  }
+
+  /**
+   * powerMonitor 'shutdown'. Calling preventDefault on this event asks Electron to hold the
+   * system's quit request (on macOS it ignores the terminate, on Linux it keeps a logind delay
+   * lock) until the app exits, which it does as soon as the quick stop is done.
+   */
+  async onSystemShutdown(e?: { preventDefault: () => void }): Promise<void> {
+    if (this.systemShutdown) return;
+    this.systemShutdown = true;
+    e?.preventDefault();
+    this.log('system shutdown: stopping the VM quickly and quitting');
+    this.teardown();
+    await fastStop(this.backend, this.log, this.hooks.fastStopTimeoutMs);
+    this.hooks.exit(0);
+  }
+
+  private teardown(): void {
+    if (this.tornDown) return;
+    this.tornDown = true;
+    try {
+      this.hooks.teardown();
+    } catch (err) {
+      this.log(`quit: teardown: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
+
 /** Called on powerMonitor 'resume' (the Mac woke up): the guest clock stood still while it slept. */
 export async function onResume(backend: Pick<Backend, 'invoke'>): Promise<void> {
   await backend.invoke('vm.wake', {});

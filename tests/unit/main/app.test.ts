@@ -1,6 +1,9 @@
 // The app's wiring (electron/main/index.ts) with the whole `electron` module faked and the engine
 // replaced by the dev-only fake backend: lock, Dock, IPC, tray, windows, resume, quit.
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 type Handler = (...a: unknown[]) => unknown;
 
@@ -16,6 +19,13 @@ const h = vi.hoisted(() => {
     quit: 0,
     dockHidden: 0,
     menus: [] as MenuItemConstructorOptions[][],
+    trayDestroyed: 0,
+    packaged: false,
+    inApplications: false,
+    moves: 0,
+    messageBoxes: [] as Array<{ message: string; buttons: string[] }>,
+    answer: 1,
+    userData: '/nonexistent/berth-user-data',
   };
   return { state };
 });
@@ -48,8 +58,24 @@ vi.mock('electron', () => {
       on: (e: string, fn: Handler) => s.appEvents.set(e, fn),
       getAppPath: () => '/Applications/Berth.app/Contents/Resources/app.asar',
       getLoginItemSettings: () => ({ wasOpenedAtLogin: false }),
+      get isPackaged() {
+        return s.packaged;
+      },
+      getPath: (name: string) => (name === 'exe' ? '/private/var/folders/x/AppTranslocation/ABC/d/Berth.app/Contents/MacOS/Berth' : s.userData),
+      isInApplicationsFolder: () => s.inApplications,
+      moveToApplicationsFolder: () => {
+        s.moves++;
+        return true;
+      },
+      focus: vi.fn(),
     },
-    dialog: { showErrorBox: vi.fn() },
+    dialog: {
+      showErrorBox: vi.fn(),
+      showMessageBox: async (o: { message: string; buttons: string[] }) => {
+        s.messageBoxes.push(o);
+        return { response: s.answer };
+      },
+    },
     powerMonitor: { on: (e: string, fn: Handler) => s.powerEvents.set(e, fn) },
     session: { defaultSession: { setPermissionRequestHandler: vi.fn(), setPermissionCheckHandler: vi.fn(), webRequest: { onBeforeRequest: vi.fn() } } },
     shell: { openExternal: vi.fn() },
@@ -64,7 +90,7 @@ vi.mock('electron', () => {
       setImage = vi.fn();
       setToolTip = vi.fn();
       setContextMenu = (m: MenuItemConstructorOptions[]) => s.menus.push(m);
-      destroy = vi.fn();
+      destroy = () => s.trayDestroyed++;
     },
     Menu: { buildFromTemplate: (t: unknown) => t },
     nativeImage: { createFromPath: () => ({ setTemplateImage: vi.fn() }) },
@@ -98,10 +124,15 @@ async function boot(settings: Partial<Settings> = {}): Promise<FakeBackend> {
 describe('app lifecycle', () => {
   beforeEach(() => {
     const s = h.state;
-    Object.assign(s, { lock: true, trays: 0, exitCode: null, quit: 0, dockHidden: 0, windows: [], menus: [] });
+    Object.assign(s, { lock: true, trays: 0, exitCode: null, quit: 0, dockHidden: 0, windows: [], menus: [], trayDestroyed: 0, packaged: false, inApplications: false, moves: 0, messageBoxes: [], answer: 1 });
+    s.userData = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-userdata-'));
     s.appEvents.clear();
     s.powerEvents.clear();
     s.handles.clear();
+  });
+
+  afterEach(() => {
+    fs.rmSync(h.state.userData, { recursive: true, force: true });
   });
 
   it('quits at once when another instance holds the lock', async () => {
@@ -180,6 +211,33 @@ describe('app lifecycle', () => {
     expect(h.state.handles.size).toBe(0);
   });
 
+  it('on a logout, restart or shutdown of the Mac: a quick stop, the quit is never held back, the app exits', async () => {
+    const fake = await boot({ stopMode: 'suspend' });
+    const shutdownEvent = { preventDefault: vi.fn() };
+    void h.state.powerEvents.get('shutdown')!(shutdownEvent);
+    // macOS then asks the app to quit: holding that back would cancel the logout
+    const prevent = vi.fn();
+    h.state.appEvents.get('before-quit')!({ preventDefault: prevent });
+    expect(prevent).not.toHaveBeenCalled();
+    for (let i = 0; i < 10 && h.state.exitCode === null; i++) await flush();
+    expect(fake.calls.filter((c) => c.method === 'vm.stop').map((c) => c.params)).toEqual([{ force: true }]);
+    expect(fake.status.saved).toBeUndefined(); // no suspend: it would not finish in time
+    expect(h.state.exitCode).toBe(0);
+    expect(h.state.handles.size).toBe(0);
+    expect(h.state.trayDestroyed).toBe(1);
+  });
+
+  it('a normal quit still suspends when Stop is set to suspend', async () => {
+    const fake = await boot({ stopMode: 'suspend' });
+    const prevent = vi.fn();
+    h.state.appEvents.get('before-quit')!({ preventDefault: prevent });
+    expect(prevent).toHaveBeenCalledTimes(1);
+    for (let i = 0; i < 10 && h.state.exitCode === null; i++) await flush();
+    // vm.stop {} is the stop that suspends when stopMode is suspend (no force, no shutdown)
+    expect(fake.calls.filter((c) => c.method === 'vm.stop').map((c) => c.params)).toEqual([{}]);
+    expect(h.state.exitCode).toBe(0);
+  });
+
   it('keeps the VM running on quit when the setting says so', async () => {
     const fake = await boot();
     fake.settings.keepRunningOnQuit = true;
@@ -187,5 +245,51 @@ describe('app lifecycle', () => {
     for (let i = 0; i < 10 && h.state.exitCode === null; i++) await flush();
     expect(fake.calls.map((c) => c.method)).not.toContain('vm.stop');
     expect(h.state.exitCode).toBe(0);
+  });
+});
+
+describe('first launch outside Applications (macOS)', () => {
+  const realPlatform = process.platform;
+  beforeEach(() => {
+    const s = h.state;
+    Object.assign(s, { lock: true, trays: 0, exitCode: null, quit: 0, dockHidden: 0, windows: [], menus: [], trayDestroyed: 0, packaged: true, inApplications: false, moves: 0, messageBoxes: [], answer: 1 });
+    s.userData = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-userdata-'));
+    s.appEvents.clear();
+    s.powerEvents.clear();
+    s.handles.clear();
+    Object.defineProperty(process, 'platform', { value: 'darwin', configurable: true });
+  });
+  afterEach(() => {
+    Object.defineProperty(process, 'platform', { value: realPlatform, configurable: true });
+    fs.rmSync(h.state.userData, { recursive: true, force: true });
+  });
+
+  it('offers to move to Applications and, on Move, moves and starts nothing', async () => {
+    h.state.answer = 0;
+    await boot();
+    expect(h.state.messageBoxes).toHaveLength(1);
+    expect(h.state.messageBoxes[0]).toMatchObject({ message: 'Move Berth to the Applications folder?', buttons: ['Move to Applications', 'Not Now'] });
+    expect(h.state.moves).toBe(1);
+    // the app relaunches from /Applications: this copy starts no engine, tray or IPC
+    expect(h.state.trays).toBe(0);
+    expect(h.state.handles.size).toBe(0);
+  });
+
+  it('on Not Now, starts as usual and does not ask again at the next launch', async () => {
+    await boot();
+    expect(h.state.messageBoxes).toHaveLength(1);
+    expect(h.state.moves).toBe(0);
+    expect(h.state.trays).toBe(1);
+    h.state.trays = 0;
+    await boot();
+    expect(h.state.messageBoxes).toHaveLength(1);
+    expect(h.state.trays).toBe(1);
+  });
+
+  it('asks nothing when the app already runs from Applications', async () => {
+    h.state.inApplications = true;
+    await boot();
+    expect(h.state.messageBoxes).toHaveLength(0);
+    expect(h.state.trays).toBe(1);
   });
 });
