@@ -36,6 +36,7 @@ import type { SshMaterial } from './ssh-keys.js';
 import { writeFileAtomic } from './atomic.js';
 import type { QemuCommand } from './qemu-args.js';
 import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
+import { DockerService } from './docker/service.js';
 import { REMOUNT_SHARES, UNMOUNT_SHARES } from './suspend/guest-scripts.js';
 import { loadState, saveState } from './suspend/migration.js';
 import { bumpGeneration, diskIdentity, discardSaved, readRecord, savedInfo, whyNotResume } from './suspend/saved-state.js';
@@ -110,6 +111,8 @@ export class Supervisor implements Backend {
   private lastStop: StopInfo | undefined;
   /** containers a suspend stopped (they held a shared folder), started again once the VM resumed */
   private restartAfterResume: { id: string; name: string }[] = [];
+  /** containers, images, volumes, disk: the Docker Engine API on the forwarded socket */
+  private readonly docker: DockerService;
 
   constructor(opts: SupervisorOptions) {
     this.paths = opts.paths;
@@ -125,6 +128,7 @@ export class Supervisor implements Backend {
     this.agent.on('exit', (why) => this.onAgentExit(why));
     const s = this.safeSettings();
     this.emulation = { enabled: s?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(s?.arch ?? 'x86_64') };
+    this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
   }
 
   // ---- Backend ----
@@ -146,6 +150,7 @@ export class Supervisor implements Backend {
   }
 
   async close(): Promise<void> {
+    this.docker.close();
     this.bus.removeAllListeners();
   }
 
@@ -186,6 +191,23 @@ export class Supervisor implements Backend {
       case 'console.resize':
       case 'console.close':
         throw new BerthFailure('E_UNKNOWN_METHOD', `${method} is served by the app, not by a headless supervisor`, 'Use `berth shell` in a terminal.');
+      case 'containers.list':
+      case 'containers.stats':
+      case 'containers.start':
+      case 'containers.stop':
+      case 'containers.restart':
+      case 'containers.remove':
+      case 'containers.logs':
+      case 'containers.logsClose':
+      case 'images.list':
+      case 'images.remove':
+      case 'images.prune':
+      case 'volumes.list':
+      case 'volumes.remove':
+      case 'volumes.prune':
+      case 'disk.usage':
+      case 'disk.reclaim':
+        return this.docker.handle(method, params as never);
     }
   }
 

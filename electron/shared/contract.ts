@@ -2,6 +2,7 @@
 // (name → payload). Served over Electron IPC, the control socket (JSON-RPC lines) and, in browser
 // tests, a bridge. Nothing else may declare a channel name.
 import type { Settings } from './settings.js';
+import type { ContainerInfo, ContainerLogEvent, ContainerStats, DiskUsage, ImageInfo, PruneResult, ReclaimChoice, ReclaimResult, VolumeInfo } from './docker.js';
 import type {
   BerthError,
   EmulationStatus,
@@ -35,6 +36,29 @@ export interface Requests {
   'console.write': { params: { id: string; data: string }; result: null };
   'console.resize': { params: { id: string; cols: number; rows: number }; result: null };
   'console.close': { params: { id: string }; result: null };
+  // ---- Docker itself (engine/docker: the Docker Engine API over the instance's docker.sock) ----
+  'containers.list': { params: Record<string, never>; result: ContainerInfo[] };
+  /** one-shot CPU and memory of the running containers (or of those named) */
+  'containers.stats': { params: { ids?: string[] }; result: ContainerStats[] };
+  'containers.start': { params: { id: string }; result: null };
+  'containers.stop': { params: { id: string }; result: null };
+  'containers.restart': { params: { id: string }; result: null };
+  'containers.remove': { params: { id: string; force?: boolean }; result: null };
+  /**
+   * The last `tail` lines; with `follow`, later lines arrive as `containerLogs` events of the
+   * returned stream until `containers.logsClose` (or the container's end).
+   */
+  'containers.logs': { params: { id: string; tail?: number; follow?: boolean }; result: { lines: string[]; stream?: string } };
+  'containers.logsClose': { params: { stream: string }; result: null };
+  'images.list': { params: Record<string, never>; result: ImageInfo[] };
+  'images.remove': { params: { id: string; force?: boolean }; result: null };
+  /** dangling images, or with `all` every image no container uses */
+  'images.prune': { params: { all?: boolean }; result: PruneResult };
+  'volumes.list': { params: Record<string, never>; result: VolumeInfo[] };
+  'volumes.remove': { params: { name: string; force?: boolean }; result: null };
+  'volumes.prune': { params: Record<string, never>; result: PruneResult };
+  'disk.usage': { params: Record<string, never>; result: DiskUsage };
+  'disk.reclaim': { params: ReclaimChoice; result: ReclaimResult };
 }
 
 export type ConsoleEvent = { id: string; data: string } | { id: string; exit: number };
@@ -46,6 +70,9 @@ export interface Events {
   mounts: MountInfo[];
   log: LogLine;
   console: ConsoleEvent;
+  /** every container, sent again whenever Docker reports a change (its /events stream) */
+  containers: ContainerInfo[];
+  containerLogs: ContainerLogEvent;
 }
 
 export type Method = keyof Requests;
@@ -75,6 +102,13 @@ const str = (max: number): Check => (v, p) =>
   typeof v === 'string' && v.length <= max ? null : `${p} must be a string of at most ${max} characters`;
 const oneOf = (...xs: string[]): Check => (v, p) => (typeof v === 'string' && xs.includes(v) ? null : `${p} must be one of ${xs.join(', ')}`);
 const anyObject: Check = (v, p) => (isObj(v) ? null : `${p} must be an object`);
+/** a container id or name, an image id or reference, a volume name: no path tricks, no query strings */
+const dockerRef: Check = (v, p) =>
+  typeof v === 'string' && v.length <= 255 && /^[A-Za-z0-9][A-Za-z0-9_.:@/+-]*$/.test(v) && !v.includes('..') && !v.includes('//')
+    ? null
+    : `${p} must be a Docker id or name`;
+const dockerRefs: Check = (v, p) =>
+  Array.isArray(v) && v.length <= 500 ? (v.map((x, i) => dockerRef(x, `${p}[${i}]`)).find((e) => e !== null) ?? null) : `${p} must be a list of at most 500 ids`;
 
 interface Shape {
   required: Record<string, Check>;
@@ -99,10 +133,26 @@ export const PARAM_SHAPES: { [M in Method]: Shape } = {
   'console.write': shape({ id: str(64), data: str(65536) }),
   'console.resize': shape({ id: str(64), cols: int(1, 1000), rows: int(1, 1000) }),
   'console.close': shape({ id: str(64) }),
+  'containers.list': shape(),
+  'containers.stats': shape({}, { ids: dockerRefs }),
+  'containers.start': shape({ id: dockerRef }),
+  'containers.stop': shape({ id: dockerRef }),
+  'containers.restart': shape({ id: dockerRef }),
+  'containers.remove': shape({ id: dockerRef }, { force: bool }),
+  'containers.logs': shape({ id: dockerRef }, { tail: int(0, 10000), follow: bool }),
+  'containers.logsClose': shape({ stream: str(64) }),
+  'images.list': shape(),
+  'images.remove': shape({ id: dockerRef }, { force: bool }),
+  'images.prune': shape({}, { all: bool }),
+  'volumes.list': shape(),
+  'volumes.remove': shape({ name: dockerRef }, { force: bool }),
+  'volumes.prune': shape(),
+  'disk.usage': shape(),
+  'disk.reclaim': shape({}, { containers: bool, images: oneOf('dangling', 'unused'), volumes: bool, buildCache: bool }),
 };
 
 export const METHODS = Object.keys(PARAM_SHAPES) as Method[];
-export const EVENT_NAMES: EventName[] = ['status', 'progress', 'ports', 'mounts', 'log', 'console'];
+export const EVENT_NAMES: EventName[] = ['status', 'progress', 'ports', 'mounts', 'log', 'console', 'containers', 'containerLogs'];
 
 export function isMethod(m: unknown): m is Method {
   return typeof m === 'string' && Object.prototype.hasOwnProperty.call(PARAM_SHAPES, m);

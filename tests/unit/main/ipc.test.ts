@@ -162,6 +162,8 @@ describe('ipc', () => {
       mounts: [],
       log: { source: 'serial', line: 'hello' },
       console: { id: 'c1', data: 'x' },
+      containers: [],
+      containerLogs: { stream: 's1', lines: ['hello'] },
     };
     for (const e of EVENT_NAMES) backend.emit(e, payloads[e] as never);
     for (const e of EVENT_NAMES) {
