@@ -63,6 +63,7 @@ test.beforeAll(async ({ browser }) => {
   const set = await engine.backend.invoke('settings.set', { patch: { cpus: 2, memoryGiB: 2, mounts: [], docker: { context: false } } });
   if (!set.ok) throw new Error(`settings.set: ${set.error.message}`);
   page = await browser.newPage();
+  await engine.bridge.authorize(page);
 });
 
 test.afterAll(async () => {
@@ -137,6 +138,7 @@ test('toggle emulation: the self-test result shows', async () => {
 
 test('console: the Shell tab runs `uname -a`; the Boot log tab shows the serial console', async ({ browser }) => {
   const con = await browser.newPage({ viewport: { width: 860, height: 540 } });
+  await engine.bridge.authorize(con);
   try {
     await con.goto(`${engine.bridge.url}console.html`);
     await expect(con.getByTestId('shell-state')).toHaveText('Connected', { timeout: 60_000 });

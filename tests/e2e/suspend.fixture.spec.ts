@@ -18,6 +18,7 @@ test('Stop suspends, Start resumes, Shut down discards the saved state', async (
   // fast simulated steps; the fake reports the resume as 860 ms whatever the speed
   const backend = new FakeBackend({ status: makeStatus('running'), speed: 0.05 });
   await withBridge(backend, async (bridge) => {
+    await bridge.authorize(page);
     await page.goto(bridge.url);
     await expect(badge(page)).toHaveText('Running');
 
@@ -75,6 +76,7 @@ test('Stop suspends, Start resumes, Shut down discards the saved state', async (
 test('"When Docker stops" and "Suspend before the Mac sleeps" from the keyboard', async ({ page }) => {
   const backend = fixtureBackend('running');
   await withBridge(backend, async (bridge) => {
+    await bridge.authorize(page);
     await page.goto(bridge.url + '#resources');
     await expect(page.getByRole('heading', { level: 2, name: 'Resources' })).toBeVisible();
     const group = page.getByRole('radiogroup', { name: 'When Docker stops' });

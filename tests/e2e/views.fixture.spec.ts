@@ -19,6 +19,7 @@ for (const scheme of ['light', 'dark'] as const) {
     backend.status.state = 'degraded';
     backend.log('events', '{"event":"port","port":80,"state":"failed","reason":"port 80 is in use on the Mac"}');
     await withBridge(backend, async (bridge) => {
+      await bridge.authorize(page);
       await page.goto(bridge.url);
       await expect(page.getByTestId('state-badge').first()).toHaveText('Running with problems');
       await expect(page.getByTestId('steps').getByRole('listitem')).toHaveCount(9);
@@ -52,6 +53,7 @@ for (const scheme of ['light', 'dark'] as const) {
   test(`error and starting states (${scheme})`, async ({ page }) => {
     await page.emulateMedia({ colorScheme: scheme });
     await withBridge(new FakeBackend({ status: makeStatus('error') }), async (bridge) => {
+      await bridge.authorize(page);
       await page.goto(bridge.url);
       const panel = page.getByTestId('error-panel');
       await expect(panel).toContainText('Failed at “SSH up”');
@@ -62,6 +64,7 @@ for (const scheme of ['light', 'dark'] as const) {
     });
     const starting = new FakeBackend({ status: makeStatus('starting', { startedAt: new Date().toISOString() }) });
     await withBridge(starting, async (bridge) => {
+      await bridge.authorize(page);
       await page.goto(bridge.url);
       starting.emit('progress', { task: 'boot', label: 'Booting: Kernel booted', step: 'kernel', fraction: 0.38 });
       await expect(page.getByTestId('progress')).toContainText('38%');
@@ -73,6 +76,7 @@ for (const scheme of ['light', 'dark'] as const) {
 test('start and stop with the fake engine', async ({ page }) => {
   const backend = new FakeBackend({ speed: 0.05 });
   await withBridge(backend, async (bridge) => {
+    await bridge.authorize(page);
     await page.goto(bridge.url);
     await expect(page.getByTestId('state-badge').first()).toHaveText('Stopped');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
@@ -87,6 +91,23 @@ test('start and stop with the fake engine', async ({ page }) => {
   });
 });
 
+test('dev:web: the address with the token in its fragment works without the driver, and drops the token from the address bar', async ({ page }) => {
+  await withBridge(fixtureBackend('running'), async (bridge) => {
+    // no authorize(): a person opening an address without the token gets nothing from the engine
+    await page.goto(bridge.url);
+    await expect(page.getByText('The Berth engine does not answer.')).toBeVisible();
+    // then the printed address, in a fresh load (a fragment-only change would not reload the page)
+    await page.goto('about:blank');
+    await page.goto(bridge.devUrl('', 'resources'));
+    await expect(page.getByRole('heading', { level: 2, name: 'Resources' })).toBeVisible();
+    await expect(page.getByTestId('state-badge').first()).toHaveText('Running');
+    expect(page.url()).toBe(`${bridge.url}#resources`);
+    // a reload keeps working (sessionStorage), though the address no longer has the token
+    await page.reload();
+    await expect(page.getByTestId('state-badge').first()).toHaveText('Running');
+  });
+});
+
 test('the bridge validates requests like the IPC layer', async ({ request }) => {
   const backend = new FakeBackend();
   await withBridge(backend, async (bridge) => {
@@ -96,7 +117,7 @@ test('the bridge validates requests like the IPC layer', async ({ request }) => 
     expect(await (await post({ method: 'emulation.set', params: { enabled: 'yes' } })).json()).toMatchObject({ ok: false, error: { code: 'E_INVALID_PARAMS' } });
     expect(await (await post({ method: 'rm -rf', params: {} })).json()).toMatchObject({ ok: false, error: { code: 'E_UNKNOWN_METHOD' } });
     expect(await (await post({ method: 'vm.status', params: {} })).json()).toMatchObject({ ok: true, value: { state: 'stopped' } });
-    expect((await post({ method: 'vm.status', params: {} }, 'wrong')).status()).toBe(403);
+    expect((await post({ method: 'vm.status', params: {} }, 'wrong')).status()).toBe(401);
     expect((await request.get(`${bridge.url}..%2f..%2fpackage.json`)).status()).not.toBe(200);
     expect(backend.calls.map((c) => c.method)).toEqual(['vm.status']);
   });
@@ -111,6 +132,7 @@ test('console window: xterm under the CSP, a local shell standing in for the VM'
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   try {
     await page.setViewportSize({ width: 860, height: 540 });
+    await bridge.authorize(page);
     await page.goto(`${bridge.url}console.html`);
     await expect(page.getByTestId('shell-state')).toHaveText('Connected');
     const rows = page.getByTestId('shell-terminal').locator('.xterm-rows');

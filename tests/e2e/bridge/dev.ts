@@ -30,7 +30,9 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`backend: the supervisor of ${paths.dir}`);
   }
   const bridge = await startBridge({ backend, rendererDir: path.join(repo, 'renderer', 'dist'), port: Number(process.env.BERTH_BRIDGE_PORT ?? 5178), log: (m) => console.log(m) });
-  console.log(`dashboard: ${bridge.url}\nconsole:   ${bridge.url}console.html`);
+  // The token travels in the fragment: the page reads it, the bridge never hands it out.
+  console.log(`dashboard: ${bridge.devUrl()}\nconsole:   ${bridge.devUrl('console.html')}`);
+  console.log('(for development only: anyone with these addresses can drive this Berth instance)');
   const stop = async (): Promise<void> => {
     await bridge.close();
     await backend.close();

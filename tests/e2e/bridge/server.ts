@@ -2,12 +2,17 @@
 // gives it the same `window.berth` API as the Electron preload, backed by a Backend — in the e2e
 // specs a real supervisor. Requests: POST /__berth/invoke {method, params}, checked and answered
 // by the same dispatch() as electron/main/ipc.ts (validateRequest, Envelope). Events: Server-Sent
-// Events on /__berth/events. Only node:http, no new dependencies. Listens on 127.0.0.1 only and
-// wants a per-run token on every call, so other local pages cannot drive the VM through it.
+// Events on /__berth/events. Only node:http, no new dependencies.
+//
+// For tests and development only: it drives a real VM from a web page, so it listens on 127.0.0.1
+// only, answers only requests addressed to 127.0.0.1/localhost at its port (a DNS-rebound name
+// is refused) from no other origin, and wants a per-run token on every call. The token is never
+// served: the test driver hands it to the browser with an init script (authorize()), and
+// `npm run dev:web` prints an address that carries it in the fragment, which browsers do not send.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { EVENT_NAMES } from '../../../electron/shared/contract.js';
 import type { EventName } from '../../../electron/shared/contract.js';
@@ -21,10 +26,19 @@ export interface BridgeOptions {
   log?: (msg: string) => void;
 }
 
+/** A Playwright Page or BrowserContext: what the driver gives the token to. */
+export interface InitScriptTarget {
+  addInitScript(script: { content: string }): Promise<unknown>;
+}
+
 export interface Bridge {
   url: string;
   port: number;
   token: string;
+  /** Lets pages opened from `target` (a Playwright page or context) call the bridge. Before goto. */
+  authorize(target: InitScriptTarget): Promise<void>;
+  /** For a person: `url` + page with the token in the fragment (read by the page, never sent), after `hash` if given. */
+  devUrl(page?: string, hash?: string): string;
   close(): Promise<void>;
 }
 
@@ -45,11 +59,21 @@ const MIME: Record<string, string> = {
 
 export const CLIENT_SCRIPT = path.join(import.meta.dirname, 'client.js');
 
-export function clientScript(token: string, events: readonly EventName[] = EVENT_NAMES): string {
-  return fs
-    .readFileSync(CLIENT_SCRIPT, 'utf8')
-    .replace('__BERTH_TOKEN__', JSON.stringify(token))
-    .replace('__BERTH_EVENTS__', JSON.stringify(events));
+/** The page's `window.berth`. It carries no secret: anyone may fetch it. */
+export function clientScript(events: readonly EventName[] = EVENT_NAMES): string {
+  return fs.readFileSync(CLIENT_SCRIPT, 'utf8').replace('__BERTH_EVENTS__', JSON.stringify(events));
+}
+
+/** Where client.js finds the token the driver injected (deleted from window once read). */
+export const TOKEN_GLOBAL = '__berthBridgeToken';
+
+export function tokenInitScript(token: string): string {
+  return `Object.defineProperty(window, ${JSON.stringify(TOKEN_GLOBAL)}, { value: ${JSON.stringify(token)}, configurable: true });`;
+}
+
+function sameSecret(given: unknown, token: string): boolean {
+  if (typeof given !== 'string' || given.length !== token.length) return false;
+  return timingSafeEqual(Buffer.from(given), Buffer.from(token));
 }
 
 /** Puts the bridge script in front of the page's own scripts. */
@@ -82,6 +106,9 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   const root = path.resolve(opts.rendererDir);
   const sse = new Set<http.ServerResponse>();
   let origin = '';
+  // filled in once the port is known (before the first request can arrive)
+  let hosts = new Set<string>();
+  let origins = new Set<string>();
 
   const offs = EVENT_NAMES.map((name) =>
     opts.backend.on(name, (payload) => {
@@ -92,11 +119,15 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
 
   const server = http.createServer((req, res) => {
     void (async () => {
+      // Every route: a page on another origin, or one reached through a name that resolves to
+      // 127.0.0.1 (DNS rebinding), is refused before anything else.
+      if (!hosts.has(String(req.headers.host ?? '').toLowerCase())) return send(res, 403, 'bad host');
+      if (req.headers.origin !== undefined && !origins.has(req.headers.origin)) return send(res, 403, 'bad origin');
       const url = new URL(req.url ?? '/', origin || 'http://127.0.0.1');
-      if (url.pathname === '/__berth/bridge.js') return send(res, 200, clientScript(token), MIME['.js']);
+      if (url.pathname === '/__berth/bridge.js') return send(res, 200, clientScript(), MIME['.js']);
 
       if (url.pathname === '/__berth/events') {
-        if (url.searchParams.get('token') !== token) return send(res, 403, 'bad token');
+        if (!sameSecret(url.searchParams.get('token'), token)) return send(res, 401, 'bad token');
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
         res.write(': berth\n\n');
         sse.add(res);
@@ -106,8 +137,7 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
 
       if (url.pathname === '/__berth/invoke') {
         if (req.method !== 'POST') return send(res, 405, 'POST only');
-        if (req.headers['x-berth-token'] !== token) return send(res, 403, 'bad token');
-        if (req.headers.origin && req.headers.origin !== origin) return send(res, 403, 'bad origin');
+        if (!sameSecret(req.headers['x-berth-token'], token)) return send(res, 401, 'bad token');
         if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return send(res, 415, 'JSON only');
         let body: unknown;
         try {
@@ -147,11 +177,20 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
   });
   const port = (server.address() as AddressInfo).port;
   origin = `http://127.0.0.1:${port}`;
+  hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  origins = new Set([origin, `http://localhost:${port}`]);
+  const initScript = tokenInitScript(token);
 
   return {
     url: `${origin}/`,
     port,
     token,
+    async authorize(target) {
+      await target.addInitScript({ content: initScript });
+    },
+    devUrl(page = '', hash = '') {
+      return `${origin}/${page}#${hash ? `${hash}&` : ''}berth-token=${token}`;
+    },
     async close() {
       offs.forEach((off) => off());
       for (const res of sse) res.end();

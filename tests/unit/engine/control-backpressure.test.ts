@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventName, Events, Envelope, Method, Params, Result } from '../../../electron/shared/contract.js';
+import type { EventName, Events, Envelope, Method, Result } from '../../../electron/shared/contract.js';
 import type { Backend } from '../../../electron/engine/backend.js';
 import { ControlClient } from '../../../electron/engine/control/client.js';
 import { MAX_QUEUED_BYTES, serveControl } from '../../../electron/engine/control/server.js';
