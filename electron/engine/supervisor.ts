@@ -17,7 +17,7 @@ import type { AgentForker } from './agent-host.js';
 import type { FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
-import { ensureDisk } from './disk.js';
+import { checkDiskBase, ensureDisk } from './disk.js';
 import { dockerContextName, ensureDockerContext } from './docker-context.js';
 import { BerthFailure, toBerthError } from './errors.js';
 import { EventLog, tailFile } from './event-log.js';
@@ -34,12 +34,14 @@ import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
 import { writeFileAtomic } from './atomic.js';
+import { followHash } from './file-hash.js';
 import type { QemuCommand } from './qemu-args.js';
 import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
 import { DockerService } from './docker/service.js';
 import { REMOUNT_SHARES, UNMOUNT_SHARES } from './suspend/guest-scripts.js';
 import { loadState, saveState } from './suspend/migration.js';
-import { bumpGeneration, diskIdentity, discardSaved, readRecord, savedInfo, whyNotResume } from './suspend/saved-state.js';
+import { binaryDigest } from './suspend/binary-digest.js';
+import { bumpGeneration, diskIdentity, discardSaved, makeDurable, readSaved, RECORD_VERSION, savedInfo, verifyStateFile, whyNotResume, writeRecord } from './suspend/saved-state.js';
 import type { SavedRecord } from './suspend/saved-state.js';
 
 export interface SupervisorOptions {
@@ -71,6 +73,8 @@ interface Running {
   /** the command line QEMU was started with (without -incoming) and the binary's version: a save records both */
   cmd?: QemuCommand;
   qemuVersion?: string;
+  /** of the binary as launched, so a save names the build that ran even if the file is replaced later */
+  qemuSha256?: string;
 }
 
 type QemuChoice = { qemu: { path: string; version: string }; bin: { path: string; dataDir: string | undefined; hvfCpu: 'host' | 'max' }; accel: Accel; probe: boolean };
@@ -379,7 +383,7 @@ export class Supervisor implements Backend {
 
       current = 'disk';
       this.stepUpdate('disk', 'running');
-      const disk = await ensureDisk(this.paths.disk, image.disk, settings.diskGiB);
+      const disk = await ensureDisk(this.paths.disk, image, settings.diskGiB);
       writeFileAtomic(path.join(this.paths.dir, 'image.json'), JSON.stringify({ dir: image.dir, recipeHash: image.manifest.recipeHash }));
       this.stepUpdate('disk', 'done', disk.created ? 'created' : disk.note ?? 'reused');
       this.checkAbort();
@@ -550,12 +554,20 @@ export class Supervisor implements Backend {
    * and returns false, and the caller boots cold; the reason goes to the events and the status.
    */
   private async tryResume(settings: Settings, mounts: { location: string; guestPath: string; writable: boolean }[]): Promise<boolean> {
-    const rec = readRecord(this.paths);
+    const { record: rec, note } = readSaved(this.paths);
     if (!rec) {
-      if (discardSaved(this.paths)) this.skipResume('a saved state without its record (an interrupted save) was found and discarded');
+      if (discardSaved(this.paths)) this.skipResume(note ? `${note}; it was discarded` : 'a saved state without its record (an interrupted save) was found and discarded');
       return false;
     }
     this.stepUpdate('image', 'running', 'checking the saved state');
+    try {
+      // A disk on the wrong base may be neither resumed nor booted. The state is kept (it is still
+      // good with the original base) and the boot path refuses with the whole story.
+      await checkDiskBase(this.paths.disk);
+    } catch (e) {
+      this.skipResume(`the disk cannot be used: ${(e as Error).message}`);
+      return false;
+    }
     const tags = mounts.map((m, i) => ({ ...m, tag: `berth${i}` }));
     let why: string | null;
     let ready: { image: GuestImage; choice: QemuChoice; cmd: QemuCommand } | undefined;
@@ -563,7 +575,8 @@ export class Supervisor implements Backend {
       const image = readImageDir(rec.imageDir, settings.arch);
       const choice = await this.pickQemu(settings);
       const cmd = this.qemuCommand(settings, image, choice.accel, rec.sshPort, tags, choice.bin);
-      why = whyNotResume(this.paths, rec, { qemu: choice.qemu, recipeHash: image.manifest.recipeHash, settings, accel: choice.accel, args: cmd.args });
+      const qemu = { ...choice.qemu, sha256: await binaryDigest(choice.qemu.path, this.paths.cache), ...(choice.bin.dataDir ? { dataDir: choice.bin.dataDir } : {}) };
+      why = whyNotResume(this.paths, rec, { qemu, recipeHash: image.manifest.recipeHash, settings, accel: choice.accel, args: cmd.args });
       ready = { image, choice, cmd };
     } catch (e) {
       why = `it cannot be checked: ${(e as Error).message}`;
@@ -579,14 +592,21 @@ export class Supervisor implements Backend {
     this.stepUpdate('disk', 'done', `unchanged since the save (generation ${rec.disk.generation})`);
     this.stepUpdate('qemu', 'running', 'resuming');
     const t0 = Date.now();
+    // The state's checksum is computed while QEMU starts; nothing is loaded before it matched.
+    const verifying = verifyStateFile(this.paths, rec);
+    let damaged: string | null = null;
     try {
       writeSshConfig(this.paths, ssh, rec.sshPort);
       await this.launchQemu(cmd, { settings, image, accel: choice.accel, sshPort: rec.sshPort, bootId: rec.bootId, ssh, qemuVersion: choice.qemu.version }, ['-incoming', 'defer']);
       this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.pid}`);
       this.stepUpdate('kernel', 'running', 'loading the saved state');
+      damaged = await verifying;
+      if (damaged) throw new Error(damaged);
       await loadState(this.run!.qmp!, this.paths.savedState);
     } catch (e) {
-      const reason = `QEMU could not resume it: ${this.qemuOutput() || (e as Error).message}`;
+      // A damaged state is the reason even when QEMU failed first: it could never have loaded.
+      damaged ??= await verifying;
+      const reason = damaged ?? `QEMU could not resume it: ${this.qemuOutput() || (e as Error).message}`;
       await this.killQemu();
       discardSaved(this.paths);
       this.skipResume(reason);
@@ -693,11 +713,14 @@ export class Supervisor implements Backend {
     this.qemuLogOffset = fs.existsSync(this.paths.qemuLog) ? fs.statSync(this.paths.qemuLog).size : 0;
     // From this launch on, the disk may differ from any saved state: no record can match it again.
     bumpGeneration(this.paths);
+    // The build a later save records: taken before anything can replace the file (cached, so a
+    // hash only for a new or changed binary).
+    const qemuSha256 = await binaryDigest(cmd.binary, this.paths.cache).catch(() => undefined);
     const child = spawnQemu({ binary: cmd.binary, args: [...cmd.args, ...extraArgs] }, this.paths.qemuLog);
     const spawnError = new Promise<never>((_, reject) =>
       child.once('error', (e) => reject(new BerthFailure('E_QEMU', `cannot run ${cmd.binary}: ${e.message}`, `Install QEMU (${cmd.binary}) or check PATH.`))),
     );
-    this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh, cmd, qemuVersion: r.qemuVersion };
+    this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh, cmd, qemuVersion: r.qemuVersion, ...(qemuSha256 ? { qemuSha256 } : {}) };
     writeFileAtomic(this.paths.state, JSON.stringify({ pid: child.pid, sshPort, bootId, accel, imageDir: image.dir, settings, qemuVersion: r.qemuVersion, startedAt: new Date().toISOString() }));
     child.once('exit', (code, signal) => this.onQemuExit(child, code, signal));
     const qmp = await Promise.race([connectQmp(this.paths.qmp, Date.now() + 15_000, () => this.qemuUp()), spawnError]).catch((e: unknown) => {
@@ -1092,29 +1115,57 @@ export class Supervisor implements Backend {
     progress('Saving the VM to disk', 0);
     const t0 = Date.now();
     fs.rmSync(this.paths.savedStatePartial, { force: true });
+    // The checksum is taken from the file as QEMU writes it (from the page cache, beside the
+    // write), so it costs the stop almost nothing.
+    const hashing = followHash(this.paths.savedStatePartial);
+    const drop = (reason: string) => {
+      hashing.cancel();
+      fs.rmSync(this.paths.savedStatePartial, { force: true });
+      return fail(reason);
+    };
     try {
       await run.qmp.execute('stop');
       await saveState(run.qmp, this.paths.savedStatePartial, (done, total) => progress('Saving the VM to disk', Math.min(1, done / total)));
     } catch (e) {
+      hashing.cancel();
       fs.rmSync(this.paths.savedStatePartial, { force: true });
       await run.qmp.execute('cont').catch(() => undefined);
       return fail(`QEMU could not save the VM: ${(e as Error).message.replace(/^migrate: /, '')}`);
     }
     // Quit, so QEMU closes the disk cleanly; only then is its identity final.
     await run.qmp.execute('quit').catch(() => undefined);
-    if (!(await waitGone(run.pid, 30_000, run.child ?? undefined))) {
-      fs.rmSync(this.paths.savedStatePartial, { force: true });
-      return fail('QEMU did not exit after saving; the saved state was discarded');
-    }
+    if (!(await waitGone(run.pid, 30_000, run.child ?? undefined))) return drop('QEMU did not exit after saving; the saved state was discarded');
     const disk = diskIdentity(this.paths);
-    if (!disk) return fail('the disk disappeared');
-    fs.renameSync(this.paths.savedStatePartial, this.paths.savedState);
-    const stateBytes = fs.statSync(this.paths.savedState).size;
+    if (!disk) return drop('the disk disappeared');
+    let sum: { sha256: string; bytes: number };
+    let stateBytes: number;
+    try {
+      // QEMU (and the writer it ran) are gone: the file is complete.
+      sum = await hashing.finish();
+      // On disk, under its final name, before the record can point at it.
+      makeDurable(this.paths.savedStatePartial);
+      fs.renameSync(this.paths.savedStatePartial, this.paths.savedState);
+      makeDurable(this.paths.savedState);
+      stateBytes = fs.statSync(this.paths.savedState).size;
+    } catch (e) {
+      discardSaved(this.paths);
+      return fail(`the saved state could not be made durable: ${(e as Error).message}`);
+    }
+    if (stateBytes !== sum.bytes) {
+      discardSaved(this.paths);
+      return fail(`the saved state changed while it was checked (${sum.bytes} bytes hashed, ${stateBytes} on disk)`);
+    }
+    const dataDirAt = run.cmd.args.indexOf('-L');
+    const qemuSha256 = run.qemuSha256 ?? (await binaryDigest(run.cmd.binary, this.paths.cache).catch(() => undefined));
+    if (!qemuSha256) {
+      discardSaved(this.paths);
+      return fail(`cannot read the QEMU binary ${run.cmd.binary} to record which build saved the VM`);
+    }
     const rec: SavedRecord = {
-      version: 1,
+      version: RECORD_VERSION,
       savedAt: new Date().toISOString(),
       saveMs: Date.now() - t0,
-      qemu: { path: run.cmd.binary, version: run.qemuVersion },
+      qemu: { path: run.cmd.binary, version: run.qemuVersion, sha256: qemuSha256, ...(dataDirAt >= 0 ? { dataDir: run.cmd.args[dataDirAt + 1] } : {}) },
       args: run.cmd.args,
       accel: run.accel,
       sshPort: run.sshPort,
@@ -1124,11 +1175,10 @@ export class Supervisor implements Backend {
       settings: run.settings,
       disk,
       stateBytes,
+      stateSha256: sum.sha256,
       containersToRestart: stopped,
     };
-    // The record is the commit point: written last and atomically, so a crash anywhere before
-    // leaves no record, and a state without a record is never restored.
-    writeFileAtomic(this.paths.savedRecord, JSON.stringify(rec, null, 2));
+    writeRecord(this.paths, rec);
     this.log.append('suspended', { ms: rec.saveMs, bytes: stateBytes, containersStopped: stopped.map((c) => c.name) });
     run.qmp.close();
     return { ok: true, bytes: stateBytes, ...(stopped.length ? { note: `stopped ${stopped.map((c) => c.name).join(', ')} (bind mounts from shared folders); they start again on resume` } : {}) };

@@ -6,6 +6,8 @@ export const CACHE_DIR = '_cache';
 export const FILES = {
   settings: 'berth.yaml',
   disk: 'disk.qcow2',
+  /** the identity of the base image disk.qcow2 was created on: it is readable on that base only */
+  diskBase: 'base.json',
   seed: 'seed.env',
   qemuPid: 'qemu.pid',
   qemuLog: 'qemu.log',

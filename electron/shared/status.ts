@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   'E_UNKNOWN_METHOD',
   'E_IMAGE',
   'E_DISK',
+  'E_DISK_BASE',
   'E_QEMU',
   'E_QEMU_EXITED',
   'E_BOOT_TIMEOUT',

@@ -3,10 +3,12 @@
 // was saved with; restoring it onto anything else corrupts the guest's filesystem. So the record
 // pins all three, and anything that does not match sends the start down the cold-boot path.
 import fs from 'node:fs';
+import path from 'node:path';
 import { RESTART_KEYS } from '../../shared/settings.js';
 import type { Settings } from '../../shared/settings.js';
 import type { Accel, SavedInfo } from '../../shared/status.js';
 import { writeFileAtomic } from '../atomic.js';
+import { sha256File } from '../file-hash.js';
 import type { InstancePaths } from '../instance.js';
 
 export interface DiskIdentity {
@@ -16,12 +18,24 @@ export interface DiskIdentity {
   generation: number;
 }
 
+/** The QEMU build, by what it is rather than where: a resume needs the same build, at any path. */
+export interface QemuIdentity {
+  path: string;
+  version: string;
+  /** of the binary's content */
+  sha256: string;
+  /** the bundle's share/qemu (given with -L), which moves with the binary */
+  dataDir?: string;
+}
+
+export const RECORD_VERSION = 2;
+
 export interface SavedRecord {
-  version: 1;
+  version: typeof RECORD_VERSION;
   savedAt: string;
   saveMs: number;
-  /** the binary and its version; with `args`, the full command line saved from (without -incoming) */
-  qemu: { path: string; version: string };
+  /** the build saved from; with `args`, the full command line (without -incoming) */
+  qemu: QemuIdentity;
   args: string[];
   accel: Accel;
   sshPort: number;
@@ -31,6 +45,8 @@ export interface SavedRecord {
   settings: Settings;
   disk: DiskIdentity;
   stateBytes: number;
+  /** of the saved state file, checked before it is loaded: a damaged state must never reach the guest */
+  stateSha256: string;
   /** containers stopped before the save because they held a shared folder */
   containersToRestart: { id: string; name: string }[];
 }
@@ -65,13 +81,52 @@ export function diskIdentity(p: InstancePaths): DiskIdentity | null {
   }
 }
 
-export function readRecord(p: InstancePaths): SavedRecord | null {
+/**
+ * The record, or null with the reason when there is one Berth cannot use: unreadable, or written
+ * by an older or newer Berth. Such a record counts as absent; it never makes a caller fail.
+ */
+export function readSaved(p: InstancePaths): { record: SavedRecord | null; note?: string } {
+  let text: string;
   try {
-    const r = JSON.parse(fs.readFileSync(p.savedRecord, 'utf8')) as SavedRecord;
-    return r && r.version === 1 && Array.isArray(r.args) ? r : null;
+    text = fs.readFileSync(p.savedRecord, 'utf8');
   } catch {
-    return null;
+    return { record: null };
   }
+  let r: unknown;
+  try {
+    r = JSON.parse(text);
+  } catch {
+    return { record: null, note: 'the saved state’s record is unreadable (half written?)' };
+  }
+  const v = r && typeof r === 'object' ? (r as { version?: unknown }).version : undefined;
+  if (v !== RECORD_VERSION) {
+    const by = typeof v === 'number' ? (v < RECORD_VERSION ? 'an older Berth' : 'a newer Berth') : 'something else';
+    return { record: null, note: `the saved state’s record has format ${JSON.stringify(v ?? null)}, written by ${by} (this one reads format ${RECORD_VERSION})` };
+  }
+  const bad = malformed(r as Record<string, unknown>);
+  if (bad) return { record: null, note: `the saved state’s record is incomplete (${bad})` };
+  return { record: r as SavedRecord };
+}
+
+export function readRecord(p: InstancePaths): SavedRecord | null {
+  return readSaved(p).record;
+}
+
+/** The first field a reader of the record relies on that is missing or of the wrong type. */
+function malformed(r: Record<string, unknown>): string | null {
+  const is = (v: unknown, t: string) => typeof v === t;
+  const obj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object';
+  for (const k of ['savedAt', 'accel', 'bootId', 'imageDir', 'recipeHash', 'stateSha256']) if (!is(r[k], 'string')) return k;
+  for (const k of ['saveMs', 'sshPort', 'stateBytes']) if (!is(r[k], 'number')) return k;
+  if (!Array.isArray(r.args) || !r.args.every((a) => is(a, 'string'))) return 'args';
+  const q = r.qemu;
+  if (!obj(q) || !is(q.path, 'string') || !is(q.version, 'string') || !is(q.sha256, 'string')) return 'qemu';
+  const d = r.disk;
+  if (!obj(d) || !is(d.size, 'number') || !is(d.mtimeMs, 'number') || !is(d.generation, 'number')) return 'disk';
+  if (!obj(r.settings)) return 'settings';
+  const c = r.containersToRestart;
+  if (!Array.isArray(c) || !c.every((x) => obj(x) && is(x.id, 'string') && is(x.name, 'string'))) return 'containersToRestart';
+  return null;
 }
 
 /** What the status shows while a saved state waits on disk. */
@@ -79,6 +134,39 @@ export function savedInfo(p: InstancePaths): SavedInfo | undefined {
   const r = readRecord(p);
   if (!r || !fs.existsSync(p.savedState)) return undefined;
   return { at: r.savedAt, bytes: r.stateBytes, containersToRestart: r.containersToRestart.map((c) => c.name) };
+}
+
+/** fsync a file, then the directory holding its name: after this a crash loses neither. */
+export function makeDurable(file: string): void {
+  for (const f of [file, path.dirname(file)]) {
+    const fd = fs.openSync(f, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/**
+ * The commit point of a save: written last, atomically and durably, after the state file is on
+ * disk under its final name. A crash anywhere before leaves no record, and a state without a
+ * record is never restored.
+ */
+export function writeRecord(p: InstancePaths, rec: SavedRecord): void {
+  writeFileAtomic(p.savedRecord, JSON.stringify(rec, null, 2));
+  makeDurable(p.savedRecord);
+}
+
+/** Why the state file's bytes are not the ones saved, or null when they are. */
+export async function verifyStateFile(p: InstancePaths, rec: SavedRecord): Promise<string | null> {
+  let sha: string;
+  try {
+    sha = await sha256File(p.savedState);
+  } catch (e) {
+    return `the saved state file cannot be read: ${(e as Error).message}`;
+  }
+  return sha === rec.stateSha256 ? null : `the saved state file is damaged (sha256 ${sha.slice(0, 12)}…, saved as ${rec.stateSha256.slice(0, 12)}…)`;
 }
 
 /** Removes the saved state in every stage of its life (partial, complete, record). */
@@ -90,7 +178,7 @@ export function discardSaved(p: InstancePaths): boolean {
 }
 
 export interface Current {
-  qemu: { path: string; version: string };
+  qemu: QemuIdentity;
   recipeHash: string;
   settings: Settings;
   accel: Accel;
@@ -117,11 +205,16 @@ export function whyNotResume(p: InstancePaths, rec: SavedRecord, cur: Current): 
   const changed = RESTART_KEYS.filter((k) => JSON.stringify(cur.settings[k]) !== JSON.stringify(rec.settings[k]));
   if (changed.length) return `settings changed since the save: ${changed.map((k) => describeChange(k, rec.settings[k], cur.settings[k])).join(', ')}`;
   if (cur.recipeHash !== rec.recipeHash) return `the guest image changed (${rec.recipeHash} → ${cur.recipeHash})`;
-  if (cur.qemu.path !== rec.qemu.path || cur.qemu.version !== rec.qemu.version) return `QEMU changed (${rec.qemu.version} at ${rec.qemu.path} → ${cur.qemu.version} at ${cur.qemu.path})`;
+  if (cur.qemu.version !== rec.qemu.version) return `QEMU changed (${rec.qemu.version} at ${rec.qemu.path} → ${cur.qemu.version} at ${cur.qemu.path})`;
+  if (cur.qemu.sha256 !== rec.qemu.sha256) return `QEMU changed: ${cur.qemu.path} is another build of ${cur.qemu.version} than the one saved from (${rec.qemu.path})`;
   if (cur.accel !== rec.accel) return `the accelerator changed (${rec.accel} → ${cur.accel})`;
-  if (cur.args.length !== rec.args.length || cur.args.some((a, i) => a !== rec.args[i])) {
-    const i = cur.args.findIndex((a, j) => a !== rec.args[j]);
-    return `the QEMU command line differs${i >= 0 ? ` at argument ${i + 1} (${JSON.stringify(rec.args[i] ?? '')} → ${JSON.stringify(cur.args[i])})` : ''}`;
+  // The same build moved (a translocated or reinstalled app) takes its data directory along.
+  const from = rec.qemu.dataDir;
+  const to = cur.qemu.dataDir;
+  const args = from && to ? rec.args.map((a) => (a === from ? to : a)) : rec.args;
+  if (cur.args.length !== args.length || cur.args.some((a, i) => a !== args[i])) {
+    const i = cur.args.findIndex((a, j) => a !== args[j]);
+    return `the QEMU command line differs${i >= 0 ? ` at argument ${i + 1} (${JSON.stringify(args[i] ?? '')} → ${JSON.stringify(cur.args[i])})` : ''}`;
   }
   return null;
 }

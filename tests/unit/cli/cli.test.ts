@@ -77,7 +77,24 @@ describe('berth status without a VM', () => {
     const dir = path.join(h, 'default');
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'saved.vmstate'), Buffer.alloc(3 * 2 ** 20));
-    fs.writeFileSync(path.join(dir, 'saved.json'), JSON.stringify({ version: 1, savedAt: '2026-11-29T10:00:00.000Z', args: [], stateBytes: 3 * 2 ** 20, containersToRestart: [{ id: 'f00', name: 'web' }] }));
+    const record = {
+      version: 2,
+      savedAt: '2026-11-29T10:00:00.000Z',
+      saveMs: 500,
+      qemu: { path: '/usr/bin/qemu-system-x86_64', version: '7.2.22', sha256: 'a'.repeat(64) },
+      args: [],
+      accel: 'tcg',
+      sshPort: 40000,
+      bootId: 'b00t',
+      imageDir: '/img',
+      recipeHash: 'abc',
+      settings: {},
+      disk: { size: 0, mtimeMs: 0, generation: 1 },
+      stateBytes: 3 * 2 ** 20,
+      stateSha256: 'b'.repeat(64),
+      containersToRestart: [{ id: 'f00', name: 'web' }],
+    };
+    fs.writeFileSync(path.join(dir, 'saved.json'), JSON.stringify(record));
     const st = await berth(h, ['status']);
     expect(st.out).toMatch(/state: +stopped/);
     expect(st.out).toMatch(/saved: +3 MB at 2026-11-29T10:00:00.000Z; `berth start` resumes it and starts web again/);
