@@ -3,11 +3,14 @@
 //  1. node-pty executes prebuilds/<platform>-<arch>/spawn-helper with posix_spawn; its npm tarball
 //     ships the file mode 0644, so every pty spawn on macOS would fail with EACCES. Make it 0755.
 //  2. A Mac app without the bundled QEMU cannot start a VM on a machine without Homebrew: warn,
-//     or fail when BERTH_REQUIRE_QEMU=1 (set by the release build, see build/README-release.md).
+//     or fail when BERTH_REQUIRE_QEMU=1 (set by the release build).
+//  3. The guest-image manifests it ships must name a published image (./image-manifests.cjs):
+//     a placeholder fails the build unless BERTH_ALLOW_PLACEHOLDER_IMAGES=1.
 'use strict';
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { checkImageManifests, GUEST_ARCH } = require('./image-manifests.cjs');
 
 /** Contents/Resources of the packed app (macOS) or resources/ next to the executable (Linux). */
 function resourcesDir(context) {
@@ -49,9 +52,19 @@ function checkQemuBundle(resources, env = process.env) {
   return { ok: false, path: qemu, message };
 }
 
+/** The shipped manifests (<resources>/images/*.json): throws on a placeholder unless escaped. */
+function checkShippedImages(context, resources, env = process.env) {
+  const requiredArch = GUEST_ARCH[context.arch];
+  const r = checkImageManifests(path.join(resources, 'images'), { requiredArch, env, label: 'images' });
+  if (!r.ok) console.warn(`  ⨯ ${r.message}\n  ⨯ (continuing: BERTH_ALLOW_PLACEHOLDER_IMAGES=1)`);
+  else console.log(`  • berth after-pack: image manifests ${r.checked.join(', ')} name published images`);
+  return r;
+}
+
 async function afterPack(context) {
   const resources = resourcesDir(context);
   for (const file of fixSpawnHelpers(resources)) console.log(`  • berth after-pack: made executable ${file}`);
+  checkShippedImages(context, resources);
   const platform = context.electronPlatformName;
   if (platform === 'darwin' || platform === 'mas') {
     const result = checkQemuBundle(resources);
@@ -64,3 +77,4 @@ module.exports.default = afterPack;
 module.exports.resourcesDir = resourcesDir;
 module.exports.fixSpawnHelpers = fixSpawnHelpers;
 module.exports.checkQemuBundle = checkQemuBundle;
+module.exports.checkShippedImages = checkShippedImages;

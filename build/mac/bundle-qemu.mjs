@@ -3,13 +3,17 @@
 // planning logic in ./dylibs.mjs.
 //   node build/mac/bundle-qemu.mjs plan   --prefix P BIN…            print the plan as JSON
 //   node build/mac/bundle-qemu.mjs apply  --prefix P --out DIR BIN…  copy into DIR/{bin,lib}, rewrite
-//   node build/mac/bundle-qemu.mjs verify --prefix P --out DIR       exit 1 on any leftover path
+//   node build/mac/bundle-qemu.mjs verify --prefix P --out DIR [--min-os X.Y]
+//        exit 1 on any leftover path, or on any Mach-O that needs a newer macOS than X.Y (default:
+//        mac.minimumSystemVersion in build/electron-builder.yml)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  checkMinOS,
   findAbsolutePrefixLeaks,
   formulaOf,
+  minimumSystemVersionOf,
   missingOutputs,
   parseOtoolRpaths,
   planRelocation,
@@ -19,10 +23,11 @@ import {
 const run = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 function parseArgs(argv) {
-  const out = { cmd: argv[0], prefix: '', dir: '', files: [] };
+  const out = { cmd: argv[0], prefix: '', dir: '', files: [], minOS: '' };
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === '--prefix') out.prefix = argv[++i].replace(/\/+$/, '');
     else if (argv[i] === '--out') out.dir = argv[++i];
+    else if (argv[i] === '--min-os') out.minOS = argv[++i];
     else out.files.push(argv[i]);
   }
   if (!out.prefix) throw new Error('--prefix is required');
@@ -104,20 +109,32 @@ function apply(binaries, prefix, out) {
   return p;
 }
 
-function verify(prefix, out) {
+/** The app's declared macOS floor (the bundle must load there). */
+function appMinimumOS() {
+  return minimumSystemVersionOf(fs.readFileSync(path.join(import.meta.dirname, '..', 'electron-builder.yml'), 'utf8'));
+}
+
+function verify(prefix, out, minOS) {
   const outputs = {};
+  const loadCommands = {};
   for (const sub of ['bin', 'lib']) {
     const dir = path.join(out, sub);
     if (!fs.existsSync(dir)) continue;
-    for (const name of fs.readdirSync(dir)) outputs[`${sub}/${name}`] = run('otool', ['-L', path.join(dir, name)]);
+    for (const name of fs.readdirSync(dir)) {
+      outputs[`${sub}/${name}`] = run('otool', ['-L', path.join(dir, name)]);
+      loadCommands[`${sub}/${name}`] = run('otool', ['-l', path.join(dir, name)]);
+    }
   }
   const errors = verifyBundle(outputs, prefix);
   // Belt and braces: no LC_RPATH may point into the prefix either.
-  for (const file of Object.keys(outputs)) {
-    for (const rp of parseOtoolRpaths(run('otool', ['-l', path.join(out, file)]))) {
+  for (const [file, text] of Object.entries(loadCommands)) {
+    for (const rp of parseOtoolRpaths(text)) {
       if (rp.startsWith(prefix + '/')) errors.push(`${file}: LC_RPATH ${rp} points into ${prefix}`);
     }
   }
+  // Homebrew bottles carry the macOS they were built for as their minimum: a bundle made on a
+  // newer Mac than the app's floor would not load on the older ones the app claims to support.
+  errors.push(...checkMinOS(loadCommands, minOS));
   return { errors, leaks: findAbsolutePrefixLeaks(outputs, prefix), files: Object.keys(outputs).length };
 }
 
@@ -129,14 +146,15 @@ function main() {
     const p = apply(args.files, args.prefix, args.dir);
     console.log(`bundle-qemu: ${p.copies.length} files (${p.formulae.length} formulae), ${p.commands.length} rewrites`);
   } else if (args.cmd === 'verify') {
-    const v = verify(args.prefix, args.dir);
+    const minOS = args.minOS || appMinimumOS();
+    const v = verify(args.prefix, args.dir, minOS);
     if (v.errors.length) {
       for (const e of v.errors) console.error(`bundle-qemu: ${e}`);
       process.exit(1);
     }
-    console.log(`bundle-qemu: verified ${v.files} Mach-O files, no path into ${args.prefix} left`);
+    console.log(`bundle-qemu: verified ${v.files} Mach-O files, no path into ${args.prefix} left, all load on macOS ${minOS}`);
   } else {
-    console.error('usage: bundle-qemu.mjs plan|apply|verify --prefix P [--out DIR] [BIN…]');
+    console.error('usage: bundle-qemu.mjs plan|apply|verify --prefix P [--out DIR] [--min-os X.Y] [BIN…]');
     process.exit(2);
   }
 }

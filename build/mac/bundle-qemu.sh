@@ -17,7 +17,15 @@
 # @executable_path/../lib/<name> → copy the firmware/option ROMs into share/qemu/ and licences
 # into licenses/ → strip xattrs, make everything owner-writable → sign dylibs first, then the
 # binaries (qemu-system-aarch64 with build/entitlements.qemu.plist) → verify: no path into the
-# prefix left, signatures valid, `qemu-system-aarch64 --version` runs and lists HVF.
+# prefix left, every Mach-O loads on the app's minimumSystemVersion (LC_BUILD_VERSION minos),
+# signatures valid, `qemu-system-aarch64 --version` runs and lists HVF.
+#
+# The minimum macOS: Homebrew bottles are built per macOS version and carry it as their minos, so
+# the bundle loads only on the macOS it was made on and later. Berth declares 14.0
+# (mac.minimumSystemVersion in build/electron-builder.yml) and releases are bundled on macOS 14
+# (GitHub's macos-14 runner); on a newer Mac the verify step fails rather than ship a QEMU that
+# dies on 14. Supporting older macOS would mean building QEMU and its libraries from source with
+# MACOSX_DEPLOYMENT_TARGET set, which this script does not do.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +41,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --identity) identity=$2; shift 2 ;;
     --hardened) hardened=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "bundle-qemu: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -63,6 +71,16 @@ node --input-type=module -e '
   if (!v || !versionAtLeast(v, min)) { console.error(`bundle-qemu: ${process.argv[1]} is older than ${process.argv[2]}; brew upgrade qemu`); process.exit(1); }
 ' "$version_text" "$min_version"
 step "bundling $version_text from $prefix into $out"
+
+min_os=$(node --input-type=module -e '
+  import fs from "node:fs";
+  import { minimumSystemVersionOf } from "'"$here"'/dylibs.mjs";
+  console.log(minimumSystemVersionOf(fs.readFileSync(process.argv[1], "utf8")));
+' "$repo/build/electron-builder.yml")
+this_os=$(sw_vers -productVersion 2>/dev/null || echo unknown)
+if [ "${this_os%%.*}" != unknown ] && [ "${this_os%%.*}" -gt "${min_os%%.*}" ]; then
+  step "warning: this Mac runs macOS $this_os, but Berth declares macOS $min_os as its minimum; Homebrew's bottles here are built for macOS ${this_os%%.*} and the verify step will refuse them. Bundle on macOS ${min_os%%.*}."
+fi
 
 # Fresh output, but keep the tracked README.md/.gitignore.
 mkdir -p "$out"
@@ -98,7 +116,7 @@ codesign "${sign_flags[@]}" --entitlements "$repo/build/entitlements.qemu.plist"
 codesign "${sign_flags[@]}" --preserve-metadata=entitlements "$out/bin/qemu-img"
 
 step "verifying"
-node "$here/bundle-qemu.mjs" verify --prefix "$prefix" --out "$out"
+node "$here/bundle-qemu.mjs" verify --prefix "$prefix" --out "$out" --min-os "$min_os"
 for f in "$out"/lib/*.dylib "$out"/bin/*; do
   codesign --verify --strict "$f" || die "bad signature: $f"
 done

@@ -63,3 +63,7 @@ export declare function findAbsolutePrefixLeaks(otoolOutputs: Record<string, str
 export declare function verifyBundle(otoolOutputs: Record<string, string>, prefix: string, opts?: { libRef?: string }): string[];
 export declare function qemuVersionOf(text: string): [number, number, number] | undefined;
 export declare function versionAtLeast(a: number[], b: number[]): boolean;
+export declare function parseOtoolMinOS(text: string): { file: string; arch?: string; minos?: string }[];
+export declare function compareVersions(a: string, b: string): -1 | 0 | 1;
+export declare function checkMinOS(otoolOutputs: Record<string, string>, floor: string): string[];
+export declare function minimumSystemVersionOf(ymlText: string): string;

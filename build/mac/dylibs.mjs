@@ -342,3 +342,98 @@ export function versionAtLeast(a, b) {
   for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
   return true;
 }
+
+/**
+ * The minimum macOS of each Mach-O file (and architecture) in `otool -l FILE…` output: the
+ * `minos` of LC_BUILD_VERSION for platform 1 (macOS), or the `version` of the older
+ * LC_VERSION_MIN_MACOSX. dyld refuses to load a file whose minimum is newer than the running
+ * macOS, so one such dylib in the bundle breaks QEMU on every older Mac.
+ * @param {string} text
+ * @returns {{ file: string, arch?: string, minos?: string }[]}
+ */
+export function parseOtoolMinOS(text) {
+  /** @type {{ file: string, arch?: string, minos?: string }[]} */
+  const out = [];
+  /** @type {{ file: string, arch?: string, minos?: string } | undefined} */
+  let cur;
+  let cmd = '';
+  let platform = '';
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trimEnd();
+    if (line === '') continue;
+    const header = /^(\S.*?)(?: \(architecture (\w+)\))?:$/.exec(line);
+    if (header && !/^(Load command|Section)\b/.test(line)) {
+      cur = { file: header[1] };
+      if (header[2]) cur.arch = header[2];
+      out.push(cur);
+      cmd = '';
+      continue;
+    }
+    if (!cur) continue;
+    if (/^Load command \d+$/.test(line)) {
+      cmd = '';
+      platform = '';
+      continue;
+    }
+    const kv = /^\s*(\S+) (.+)$/.exec(line);
+    if (!kv) continue;
+    const [, key, value] = kv;
+    if (key === 'cmd') cmd = value.trim();
+    else if (cmd === 'LC_BUILD_VERSION' && key === 'platform') platform = value.trim();
+    else if (cmd === 'LC_BUILD_VERSION' && key === 'minos' && (platform === '1' || /^macos$/i.test(platform))) cur.minos = maxVersion(cur.minos, value.trim());
+    else if (cmd === 'LC_VERSION_MIN_MACOSX' && key === 'version') cur.minos = maxVersion(cur.minos, value.trim());
+  }
+  return out;
+}
+
+/** Compare dotted versions numerically ("14.0" < "14.0.1" < "14.2" < "15.0"); missing parts are 0. */
+export function compareVersions(a, b) {
+  const pa = String(a).split('.').map(Number);
+  const pb = String(b).split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+function maxVersion(a, b) {
+  return a === undefined || compareVersions(b, a) > 0 ? b : a;
+}
+
+/**
+ * Every file in a finished bundle that needs a newer macOS than `floor` (the app's
+ * minimumSystemVersion), or whose minimum cannot be read. For a universal file only the arm64
+ * slice counts (Berth runs on Apple Silicon only).
+ * @param {Record<string, string>} otoolOutputs bundle-relative file → `otool -l` text
+ * @param {string} floor e.g. "14.0"
+ * @returns {string[]}
+ */
+export function checkMinOS(otoolOutputs, floor) {
+  const errors = [];
+  for (const [file, text] of Object.entries(otoolOutputs)) {
+    const sections = parseOtoolMinOS(text);
+    const arm = sections.filter((s) => s.arch === undefined || s.arch === 'arm64');
+    const minos = arm.map((s) => s.minos).filter((v) => v !== undefined);
+    if (minos.length === 0) {
+      errors.push(`${file}: no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX in \`otool -l\`, so its minimum macOS is unknown`);
+      continue;
+    }
+    const need = minos.reduce((a, b) => maxVersion(a, b));
+    if (compareVersions(need, floor) > 0) {
+      errors.push(
+        `${file}: needs macOS ${need} (LC_BUILD_VERSION minos), newer than the app's minimumSystemVersion ${floor}: ` +
+          `it would not load on macOS ${floor}. Bundle on a Mac running macOS ${floor} (Homebrew bottles are built per macOS version), ` +
+          'or raise mac.minimumSystemVersion in build/electron-builder.yml',
+      );
+    }
+  }
+  return errors;
+}
+
+/** mac.minimumSystemVersion from the text of build/electron-builder.yml. */
+export function minimumSystemVersionOf(ymlText) {
+  const m = /^\s+minimumSystemVersion:\s*['"]?(\d+(?:\.\d+){0,2})['"]?\s*(?:#.*)?$/m.exec(ymlText);
+  if (!m) throw new Error('no mac.minimumSystemVersion in build/electron-builder.yml');
+  return m[1];
+}

@@ -19,9 +19,14 @@ let out: string;
 let tools: string;
 
 // POSIX sh + awk (a node script per call would make ~100 spawns take a minute on a busy machine).
+// `otool -l` prints one LC_BUILD_VERSION: minos 14.0, or what <side dir>/<file>.minos says.
 const OTOOL = `#!/bin/sh
-[ "$1" = -l ] && exit 0
 f=$2
+if [ "$1" = -l ]; then
+  mo=$(cat "$FAKE_SIDE_DIR/$(printf '%s' "$f" | tr / _).minos" 2>/dev/null || echo 14.0)
+  printf '%s:\\nLoad command 0\\n      cmd LC_BUILD_VERSION\\n  cmdsize 32\\n platform 1\\n    minos %s\\n      sdk 15.2\\n   ntools 1\\n     tool 3\\n  version 1115.7.3\\n' "$f" "$mo"
+  exit 0
+fi
 side="$FAKE_SIDE_DIR/$(printf '%s' "$f" | tr / _)"
 if [ -f "$side" ]; then cat "$side"; exit 0; fi
 out=$(awk -v want="$f:" '/^[^\t]/ { on = ($0 == want) } on && NF' "$FAKE_OTOOL_FIXTURE")
@@ -145,5 +150,21 @@ describe('build/mac/bundle-qemu.mjs with stand-in tools', () => {
     const bad = run(['verify', '--prefix', prefix, '--out', out]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain(`lib/libssh.4.dylib: loads ${prefix}/opt/openssl@3/lib/libcrypto.3.dylib (absolute path into ${prefix})`);
+  });
+
+  it('fails verify when a bundled Mach-O needs a newer macOS than the app declares', () => {
+    const minosFile = (rel: string): string => path.join(tmp, 'side', `${path.join(out, rel).split('/').join('_')}.minos`);
+    const clean = run(['verify', '--prefix', prefix, '--out', out]);
+    expect(clean.stderr).not.toMatch(/needs macOS/);
+    // a dylib from a macOS 15 bottle, as on a Mac running Sequoia
+    fs.writeFileSync(minosFile('lib/libglib-2.0.0.dylib'), '15.0');
+    const bad = run(['verify', '--prefix', prefix, '--out', out]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("bundle-qemu: lib/libglib-2.0.0.dylib: needs macOS 15.0 (LC_BUILD_VERSION minos), newer than the app's minimumSystemVersion 14.0");
+    expect(bad.stderr.match(/needs macOS/g)).toHaveLength(1);
+    // the floor comes from build/electron-builder.yml unless given
+    const raised = run(['verify', '--prefix', prefix, '--out', out, '--min-os', '15.0']);
+    expect(raised.stderr).not.toMatch(/needs macOS/);
+    fs.rmSync(minosFile('lib/libglib-2.0.0.dylib'));
   });
 });

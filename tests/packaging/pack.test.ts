@@ -19,6 +19,34 @@ const require = createRequire(import.meta.url);
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'node_modules/electron-builder/cli.js');
 const MACHO = Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01, 0, 0, 0, 0]);
+// Electron's fuse wire as @electron/fuses finds it: the sentinel, the wire version (1), the number
+// of fuses, then one byte per fuse ('0' off, '1' on). A stand-in binary carries Electron 45's
+// defaults, so the pack has something to flip: RunAsNode on, cookie encryption off, NODE_OPTIONS
+// on, --inspect on, embedded asar integrity off, only-load-from-asar off, browser V8 snapshot off,
+// file:// privileges on.
+const { SENTINEL } = require('@electron/fuses/dist/constants') as { SENTINEL: string };
+const { FuseV1Options, getCurrentFuseWire } = require('@electron/fuses') as {
+  FuseV1Options: Record<string, number>;
+  getCurrentFuseWire: (electron: string) => Promise<Record<string, number | string>>;
+};
+const STAND_IN_WIRE = '10110001';
+const fuseCarrier = (head: Buffer | string) => Buffer.concat([Buffer.from(head), Buffer.alloc(64), Buffer.from(SENTINEL), Buffer.from([1, STAND_IN_WIRE.length]), Buffer.from(STAND_IN_WIRE), Buffer.alloc(64)]);
+/** The packed binary's fuses by name, as '0'/'1'. */
+async function fusesOf(binary: string): Promise<Record<string, string>> {
+  const wire = await getCurrentFuseWire(binary);
+  const names = Object.keys(FuseV1Options).filter((k) => Number.isNaN(Number(k)));
+  return Object.fromEntries(names.map((n) => [n, String.fromCharCode(Number(wire[FuseV1Options[n]!]))]));
+}
+const FLIPPED = {
+  RunAsNode: '0',
+  EnableCookieEncryption: '0', // as shipped
+  EnableNodeOptionsEnvironmentVariable: '0',
+  EnableNodeCliInspectArguments: '0',
+  EnableEmbeddedAsarIntegrityValidation: '1',
+  OnlyLoadAppFromAsar: '1',
+  LoadBrowserProcessSpecificV8Snapshot: '0', // as shipped
+  GrantFileProtocolExtraPrivileges: '1', // as shipped: the app loads file://
+};
 
 let tmp: string;
 let proj: string;
@@ -52,7 +80,7 @@ function infoPlist(exe: string, id: string): string {
 
 /** FACTS: a Linux stand-in is a dir with an `electron` script, `resources/` and `LICENSE`. */
 function linuxStandIn(dir: string): void {
-  put(path.join(dir, 'electron'), '#!/bin/sh\n', 0o755);
+  put(path.join(dir, 'electron'), fuseCarrier('#!/bin/sh\nexit 0\n'), 0o755);
   fs.mkdirSync(path.join(dir, 'resources'), { recursive: true });
   put(path.join(dir, 'LICENSE'), 'MIT');
 }
@@ -63,6 +91,8 @@ function macStandIn(dir: string): void {
   put(path.join(c, 'Info.plist'), infoPlist('Electron', 'com.github.Electron'));
   put(path.join(c, 'MacOS', 'Electron'), MACHO, 0o755);
   put(path.join(c, 'Resources', 'electron.icns'), 'icns');
+  // where the fuse wire lives in a real Electron.app
+  put(path.join(c, 'Frameworks', 'Electron Framework.framework', 'Electron Framework'), fuseCarrier(MACHO), 0o755);
   for (const suffix of ['', ' (GPU)', ' (Renderer)', ' (Plugin)']) {
     const name = `Electron Helper${suffix}`;
     const h = path.join(c, 'Frameworks', `${name}.app`, 'Contents');
@@ -81,7 +111,7 @@ function makeProject(): void {
   put(path.join(proj, 'package.json'), JSON.stringify(pkg, null, 2));
   fs.symlinkSync(path.join(repo, 'node_modules'), path.join(proj, 'node_modules'), 'dir');
 
-  for (const f of ['electron-builder.yml', 'entitlements.mac.plist', 'entitlements.mac.inherit.plist', 'entitlements.qemu.plist', 'after-pack.cjs', 'mac/sign.cjs']) {
+  for (const f of ['electron-builder.yml', 'entitlements.mac.plist', 'entitlements.mac.inherit.plist', 'entitlements.qemu.plist', 'after-pack.cjs', 'image-manifests.cjs', 'mac/sign.cjs']) {
     put(path.join(proj, 'build', f), fs.readFileSync(path.join(repo, 'build', f)));
   }
 
@@ -120,14 +150,25 @@ function electronBuilder(args: string[]): { status: number | null; output: strin
     cwd: proj,
     encoding: 'utf8',
     timeout: 120_000,
-    // never touch a keychain, even when this runs on a Mac
-    env: { ...process.env, CSC_IDENTITY_AUTO_DISCOVERY: 'false', ELECTRON_BUILDER_CACHE: path.join(tmp, 'eb-cache') },
+    // never touch a keychain, even when this runs on a Mac; the repo's aarch64 image manifest may
+    // still be a placeholder, which only a test pack may ship (tests/packaging/release-gate.test.ts)
+    env: { ...process.env, CSC_IDENTITY_AUTO_DISCOVERY: 'false', ELECTRON_BUILDER_CACHE: path.join(tmp, 'eb-cache'), BERTH_ALLOW_PLACEHOLDER_IMAGES: '1' },
   });
   return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
 }
 
+let savedPath: string | undefined;
+let codesignLog = '';
+
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-pack-'));
+  // The fuse flip re-signs the app ad hoc (electronFuses.resetAdHocDarwinSignature) with
+  // `codesign`, which only macOS has: a stand-in on PATH records the call (and, on a Mac, keeps
+  // the test away from the real one).
+  codesignLog = path.join(tmp, 'codesign.log');
+  put(path.join(tmp, 'bin', 'codesign'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${codesignLog}'\n`, 0o755);
+  savedPath = process.env.PATH;
+  process.env.PATH = `${path.join(tmp, 'bin')}${path.delimiter}${savedPath ?? ''}`;
   proj = path.join(tmp, 'proj');
   out = path.join(tmp, 'out');
   macStandIn(path.join(tmp, 'electron-mac'));
@@ -149,6 +190,7 @@ beforeAll(() => {
 }, 180_000);
 
 afterAll(() => {
+  process.env.PATH = savedPath;
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -164,11 +206,22 @@ describe('electron-builder --mac dir --arm64 (stand-in Electron)', () => {
     expect(plist).toMatch(/<key>LSUIElement<\/key>\s*<true\/>/);
     expect(plist).toMatch(/<key>CFBundleIdentifier<\/key>\s*<string>app\.berth\.desktop<\/string>/);
     expect(plist).toMatch(/<key>CFBundleExecutable<\/key>\s*<string>Berth<\/string>/);
-    expect(plist).toMatch(/<key>LSMinimumSystemVersion<\/key>\s*<string>12\.0<\/string>/);
+    expect(plist).toMatch(/<key>LSMinimumSystemVersion<\/key>\s*<string>14\.0<\/string>/);
     expect(fs.existsSync(path.join(app, 'Contents/MacOS/Berth'))).toBe(true);
     for (const h of ['', ' (GPU)', ' (Renderer)', ' (Plugin)']) {
       expect(fs.existsSync(path.join(app, `Contents/Frameworks/Berth Helper${h}.app`))).toBe(true);
     }
+  });
+
+  it('flips the Electron fuses in Electron Framework and re-signs ad hoc; Info.plist carries the asar hash', async () => {
+    // (given an .app, @electron/fuses reads Contents/Frameworks/Electron Framework.framework/Electron Framework)
+    expect(await fusesOf(app)).toEqual(FLIPPED);
+    // the stand-in it was copied from still has Electron's defaults: the flip happened in the pack
+    expect((await fusesOf(path.join(tmp, 'electron-mac/Electron.app'))).RunAsNode).toBe('1');
+    expect(fs.readFileSync(codesignLog, 'utf8').trim().split('\n')).toEqual([`--sign - --force --preserve-metadata=entitlements,requirements,flags,runtime --deep ${app}`]);
+    // what the embedded asar integrity fuse checks app.asar against at launch
+    const plist = fs.readFileSync(path.join(app, 'Contents/Info.plist'), 'utf8');
+    expect(plist).toMatch(/<key>ElectronAsarIntegrity<\/key>\s*<dict>\s*<key>Resources\/app\.asar<\/key>\s*<dict>\s*<key>algorithm<\/key>\s*<string>SHA256<\/string>\s*<key>hash<\/key>\s*<string>[0-9a-f]{64}<\/string>/);
   });
 
   it('puts the QEMU bundle under Contents/Resources/qemu, executables intact, without the placeholder files', () => {
@@ -229,7 +282,7 @@ describe('electron-builder --mac dir --arm64 (stand-in Electron)', () => {
 });
 
 describe('electron-builder --linux dir (stand-in Electron)', () => {
-  it('packs the Linux app: node-pty from its source build, no macOS prebuilds, no QEMU bundle', () => {
+  it('packs the Linux app: node-pty from its source build, no macOS prebuilds, no QEMU bundle, fuses flipped', async () => {
     linuxStandIn(path.join(tmp, 'electron-linux'));
     const r = electronBuilder([
       '--config', 'build/electron-builder.yml',
@@ -241,6 +294,8 @@ describe('electron-builder --linux dir (stand-in Electron)', () => {
     expect(r.status, r.output).toBe(0);
     const res = path.join(out, 'linux-unpacked/resources');
     expect(fs.existsSync(path.join(out, 'linux-unpacked/berth'))).toBe(true);
+    // on Linux the wire is in the executable itself
+    expect(await fusesOf(path.join(out, 'linux-unpacked/berth'))).toEqual(FLIPPED);
     expect(fs.readdirSync(path.join(res, 'images')).length).toBeGreaterThan(0);
     expect(fs.existsSync(path.join(res, 'qemu'))).toBe(false);
     const pty = path.join(res, 'app.asar.unpacked/node_modules/node-pty');

@@ -75,6 +75,17 @@ export interface DownloadResult {
 const MAX_REDIRECTS = 5;
 const RATE_WINDOW_MS = 5000;
 
+/** The page a user can get a working Berth from: the GitHub releases page the image URL belongs to, else its host. */
+export function releasesPageOf(url: string): string {
+  const m = /^(https:\/\/github\.com\/[^/]+\/[^/]+)\/releases\/download\//.exec(url);
+  if (m) return `${m[1]}/releases`;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the Berth releases page';
+  }
+}
+
 export function imageCacheRoot(berthHome: string): string {
   return path.join(berthHome, CACHE_DIR, 'images');
 }
@@ -312,7 +323,7 @@ async function attempt(entry: DownloadEntry, dir: string, partial: string, state
       throw new ImageError(
         'not-found',
         `the guest image file ${entry.url} does not exist (HTTP ${status})`,
-        'This Berth version’s image may not be published (yet). Update Berth, or start with a locally built image: `--image PATH` (see `npm run image`).',
+        `The guest image this version of Berth names is not published (yet): install the latest Berth from ${releasesPageOf(entry.url)}. From a terminal, \`berth start --image PATH\` boots an image you built.`,
       );
     }
     if (status === 416 && state.offset > 0 && restarts === 0) {

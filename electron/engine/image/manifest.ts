@@ -62,7 +62,7 @@ function fail(source: string, what: string): never {
   throw new ImageError(
     'manifest',
     `invalid image manifest ${source}: ${what}`,
-    'The manifest ships with the app (resources/images/<arch>.json): reinstall Berth, or start with a local image (`--image PATH` / BERTH_IMAGE_DIR).',
+    'This copy of Berth names no published guest image: install Berth from its releases page (https://github.com/berth-app/berth/releases). A build of your own needs its images published first (build/release-images.sh); from a terminal, `berth start --image DIR` boots an image you built.',
   );
 }
 
@@ -107,7 +107,7 @@ export function loadReleaseManifest(resourcesDir: string, arch: Arch): ReleaseMa
     throw new ImageError(
       'manifest',
       `no image manifest for ${arch} at ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      'Reinstall Berth, or start with a local image (`--image PATH` / BERTH_IMAGE_DIR).',
+      'Reinstall Berth from its releases page (https://github.com/berth-app/berth/releases); from a terminal, `berth start --image DIR` boots an image you built.',
     );
   }
   let json: unknown;

@@ -53,6 +53,33 @@ describe('build/electron-builder.yml', () => {
     expect(JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).main).toBe('dist/electron/main/index.js');
   });
 
+  it('turns App Nap off in Info.plist (not with a power-save blocker, which would keep the Mac awake)', () => {
+    const c = load();
+    expect(c.mac.extendInfo.LSAppNapIsDisabled).toBe(true);
+    const main = fs.readdirSync(path.join(repo, 'electron/main')).map((f) => fs.readFileSync(path.join(repo, 'electron/main', f), 'utf8')).join('\n');
+    expect(main).not.toMatch(/powerSaveBlocker/);
+  });
+
+  it('explains every privacy prompt that sharing the home folder can raise', () => {
+    const info = load().mac.extendInfo;
+    for (const key of [
+      'NSDocumentsFolderUsageDescription',
+      'NSDesktopFolderUsageDescription',
+      'NSDownloadsFolderUsageDescription',
+      'NSRemovableVolumesUsageDescription',
+      'NSNetworkVolumesUsageDescription',
+      'NSFileProviderDomainUsageDescription',
+    ]) {
+      expect(typeof info[key], key).toBe('string');
+      expect(String(info[key]), key).toMatch(/^Berth shares folders with Docker containers/);
+    }
+  });
+
+  it('declares the macOS floor the bundled QEMU is verified against', () => {
+    const c = load();
+    expect(c.mac.minimumSystemVersion).toBe('14.0');
+  });
+
   it('references files that exist', () => {
     const c = load();
     for (const key of ['entitlements', 'entitlementsInherit', 'sign'] as const) {

@@ -3,13 +3,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import {
   candidatesFor,
+  checkMinOS,
   classifyRef,
+  compareVersions,
   findAbsolutePrefixLeaks,
   formulaOf,
+  minimumSystemVersionOf,
   missingOutputs,
   parseOtoolL,
+  parseOtoolMinOS,
   parseOtoolRpaths,
   planRelocation,
   qemuVersionOf,
@@ -307,5 +312,65 @@ describe('collection and failure modes', () => {
     expect(errors).toContain('lib/libglib-2.0.0.dylib: loads @executable_path/../lib/libpcre2-8.0.dylib, but lib/libpcre2-8.0.dylib is not in the bundle');
     expect(errors.some((e) => e.startsWith('lib/libzstd.1.dylib: install name is /opt/homebrew/opt/zstd/lib/libzstd.1.dylib'))).toBe(true);
     expect(errors.some((e) => e.includes('absolute path into /opt/homebrew'))).toBe(true);
+  });
+});
+
+// `otool -l` output in the layout cctools prints it (hand-written for the test: an executable from
+// a macOS 15 bottle, a dylib from a macOS 14 bottle, a universal dylib whose x86_64 slice has the
+// older LC_VERSION_MIN_MACOSX): fixtures/otool-l-load-commands-arm64.txt.
+const loadCommands = readFileSync(path.join(import.meta.dirname, 'fixtures', 'otool-l-load-commands-arm64.txt'), 'utf8');
+
+/** Split multi-file `otool -l` output into bundle-relative file → its own text, as verify collects it. */
+function byFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  let cur = '';
+  for (const line of text.split('\n')) {
+    const m = /^(\/\S+?)(?: \(architecture \w+\))?:$/.exec(line);
+    if (m) cur = `${m[1].includes('/bin/') ? 'bin' : 'lib'}/${path.basename(m[1])}`;
+    if (cur) out[cur] = (out[cur] ?? '') + line + '\n';
+  }
+  return out;
+}
+
+describe('minimum macOS of the bundled Mach-O files (otool -l)', () => {
+  it('reads LC_BUILD_VERSION minos and LC_VERSION_MIN_MACOSX, per file and architecture', () => {
+    expect(parseOtoolMinOS(loadCommands)).toEqual([
+      { file: '/opt/homebrew/Cellar/qemu/9.2.2/bin/qemu-system-aarch64', minos: '15.0' },
+      { file: '/opt/homebrew/opt/glib/lib/libglib-2.0.0.dylib', minos: '14.0' },
+      { file: '/opt/homebrew/opt/libusb/lib/libusb-1.0.0.dylib', arch: 'x86_64', minos: '10.13' },
+      { file: '/opt/homebrew/opt/libusb/lib/libusb-1.0.0.dylib', arch: 'arm64', minos: '11.0' },
+    ]);
+  });
+
+  it('ignores the tool versions, source version and dylib versions that otool prints as "version"', () => {
+    const [qemu] = parseOtoolMinOS(loadCommands);
+    expect(qemu.minos).toBe('15.0'); // not 1115.7.3 (the ld tool entry) nor 0.0 (LC_SOURCE_VERSION)
+  });
+
+  it('fails a file that needs a newer macOS than the floor, and one whose minimum is unknown', () => {
+    const files = byFile(loadCommands);
+    expect(Object.keys(files).sort()).toEqual(['bin/qemu-system-aarch64', 'lib/libglib-2.0.0.dylib', 'lib/libusb-1.0.0.dylib']);
+    const errors = checkMinOS(files, '14.0');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^bin\/qemu-system-aarch64: needs macOS 15\.0 \(LC_BUILD_VERSION minos\), newer than the app's minimumSystemVersion 14\.0/);
+    expect(errors[0]).toMatch(/Homebrew bottles are built per macOS version/);
+    expect(checkMinOS(files, '15.0')).toEqual([]);
+    expect(checkMinOS(files, '13.0')).toHaveLength(2);
+    expect(checkMinOS({ 'lib/x.dylib': 'lib/x.dylib:\nLoad command 0\n      cmd LC_UUID\n' }, '14.0')).toEqual([
+      'lib/x.dylib: no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX in `otool -l`, so its minimum macOS is unknown',
+    ]);
+  });
+
+  it('compares versions numerically', () => {
+    expect(compareVersions('14.0', '14')).toBe(0);
+    expect(compareVersions('14.0.1', '14.0')).toBe(1);
+    expect(compareVersions('9.0', '10.13')).toBe(-1);
+    expect(compareVersions('15.0', '14.6')).toBe(1);
+  });
+
+  it('takes the floor from build/electron-builder.yml, the same value electron-builder writes as LSMinimumSystemVersion', () => {
+    const text = readFileSync(path.join(import.meta.dirname, '../../../build/electron-builder.yml'), 'utf8');
+    expect(minimumSystemVersionOf(text)).toBe((YAML.parse(text) as { mac: { minimumSystemVersion: string } }).mac.minimumSystemVersion);
+    expect(() => minimumSystemVersionOf('mac:\n  target: dmg\n')).toThrow(/no mac.minimumSystemVersion/);
   });
 });
