@@ -13,6 +13,9 @@ export function formatStatus(s: Status): string {
     `state:      ${s.state}${s.restartNeeded ? ' (restart needed to apply settings)' : ''}`,
     `arch:       ${s.arch}, ${s.cpus} CPUs, ${s.memoryGiB} GiB memory, ${s.diskGiB} GiB disk`,
     `accel:      ${s.accel ? s.accel.toUpperCase() : '-'}${s.accelNote ? ` (${s.accelNote})` : ''}`,
+    ...(s.accelMemo ?? []).map(
+      (m) => `            ${m.accel.toUpperCase()} remembered as unusable with ${m.qemuVersion} (${m.reason}) until ${m.expires.slice(0, 10)}; \`berth start --retry-accel\` tries it again`,
+    ),
     `docker:     ${s.state === 'running' || s.state === 'degraded' ? `DOCKER_HOST=${s.dockerHost}` : '-'}`,
     `emulation:  ${s.emulation.foreignArch} ${s.emulation.state}${s.emulation.selfTest ? ` (self-test ${s.emulation.selfTest.ok ? 'passed' : 'failed'})` : ''}`,
     `ports:      ${s.ports.length ? s.ports.map((p) => `${p.hostPort}${p.state === 'failed' ? '!' : ''}`).join(', ') : '-'}`,

@@ -9,6 +9,7 @@ import type { MountSetting, Settings } from '../shared/settings.js';
 import type { Arch } from '../shared/status.js';
 import { writeFileAtomic } from './atomic.js';
 import { BerthFailure } from './errors.js';
+import { nativeArch } from './host-arch.js';
 
 export interface HostInfo {
   platform: NodeJS.Platform;
@@ -18,8 +19,9 @@ export interface HostInfo {
   home: string;
 }
 
+/** This machine; `arch` is the hardware's (an x64 Node under Rosetta still gets the arm64 guest). */
 export function currentHost(): HostInfo {
-  return { platform: process.platform, arch: process.arch, cpus: os.cpus().length, memoryBytes: os.totalmem(), home: os.homedir() };
+  return { platform: process.platform, arch: nativeArch(), cpus: os.cpus().length, memoryBytes: os.totalmem(), home: os.homedir() };
 }
 
 export function hostGuestArch(host: HostInfo): Arch {
@@ -32,7 +34,7 @@ export function defaultSettings(host: HostInfo = currentHost()): Settings {
     cpus: Math.max(1, Math.min(4, host.cpus)),
     memoryGiB: Math.max(1, Math.min(4, Math.floor(host.memoryBytes / 2 ** 30 / 2))),
     diskGiB: 64,
-    mounts: [{ location: '~', writable: true }],
+    mounts: defaultMounts(host.platform),
     emulation: { enabled: false },
     ports: { ignore: [], map: {} },
     stopMode: 'suspend',
@@ -40,6 +42,17 @@ export function defaultSettings(host: HostInfo = currentHost()): Settings {
     keepRunningOnQuit: false,
     docker: { context: true },
   };
+}
+
+/**
+ * The home folder, and on macOS the per-user temp folders: `mktemp -d` and $TMPDIR give
+ * /var/folders/…, which is /private/var/folders/… once symlinks are resolved (`pwd -P`, realpath),
+ * and `docker run -v "$(mktemp -d)":/x` must see the same files, as with Docker Desktop.
+ */
+export function defaultMounts(platform: NodeJS.Platform): MountSetting[] {
+  const home: MountSetting = { location: '~', writable: true };
+  if (platform !== 'darwin') return [home];
+  return [home, { location: '/private/var/folders', guestPath: '/var/folders', writable: true }, { location: '/private/var/folders', writable: true }];
 }
 
 type Problem = { key: string; message: string; node?: YamlNode | null };
@@ -71,41 +84,88 @@ export function expandHome(p: string, home: string): string {
 
 /** Guest folders a mount must not cover: the VM's own system. */
 export const RESERVED_GUEST_PATHS = ['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/proc', '/run', '/sbin', '/sys', '/usr', '/var'];
+/** Inside those, folders the VM never uses: macOS's per-user temp folders. */
+export const ALLOWED_UNDER_RESERVED = ['/var/folders'];
+
+const within = (p: string, dir: string) => p === dir || p.startsWith(dir === '/' ? '/' : dir + '/');
+
+/** `/mnt/../etc/` → `/etc`: the reserved check must see the folder the path names. */
+function normalizePath(p: string): string {
+  const n = path.posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+}
+
+/** The first control character (newline, tab, NUL, DEL…) in a path, as U+XXXX. */
+export function controlCharIn(p: string): string | undefined {
+  const m = /[\u0000-\u001f\u007f-\u009f]/.exec(p);
+  return m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : undefined;
+}
+
+/** Read one entry of a folder: fails where the folder is missing, or unreadable (macOS privacy, permissions). */
+export type FolderProbe = (dir: string) => void;
+
+export const probeFolder: FolderProbe = (dir) => {
+  if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR' });
+  const d = fs.opendirSync(dir);
+  try {
+    d.readSync();
+  } finally {
+    d.closeSync();
+  }
+};
+
+function folderFailure(key: string, loc: string, e: NodeJS.ErrnoException, platform: NodeJS.Platform): BerthFailure {
+  if (e.code === 'ENOENT' || e.code === 'ENOTDIR') {
+    return new BerthFailure('E_CONFIG', `${key}: folder ${loc} does not exist`, 'Create the folder or remove the mount from berth.yaml.');
+  }
+  if (e.code === 'EPERM' && platform === 'darwin') {
+    // Documents, Desktop, Downloads, iCloud Drive and removable volumes are behind macOS's privacy
+    // controls: a denied prompt (or no grant) gives EPERM, also to QEMU sharing the folder.
+    return new BerthFailure(
+      'E_MOUNT',
+      `macOS denied Berth access to ${loc}`,
+      'Allow it in System Settings → Privacy & Security → Files and Folders (or Full Disk Access) for Berth, then start again; or remove the mount from berth.yaml.',
+    );
+  }
+  return new BerthFailure('E_MOUNT', `${key}: cannot read ${loc} (${e.code ?? e.message})`, 'Check the folder’s permissions, or remove the mount from berth.yaml.');
+}
 
 /** Resolved mount list: absolute host path, guest path, writable. Throws on a bad list. */
-export function resolveMounts(mounts: MountSetting[], host: HostInfo, checkExists = true): Required<MountSetting>[] {
+export function resolveMounts(mounts: MountSetting[], host: HostInfo, checkExists = true, probe: FolderProbe = probeFolder): Required<MountSetting>[] {
   const out: Required<MountSetting>[] = [];
   mounts.forEach((m, i) => {
-    const loc = expandHome(m.location, host.home);
     const key = `mounts[${i}].location`;
-    if (!path.isAbsolute(loc)) {
+    for (const [k, v] of [[key, m.location], [`mounts[${i}].guestPath`, m.guestPath ?? '']] as const) {
+      const c = controlCharIn(v);
+      if (c) throw new BerthFailure('E_CONFIG', `${k}: ${JSON.stringify(v)} contains a control character (${c})`, 'Use a path without newlines, tabs or other control characters.');
+    }
+    const raw = expandHome(m.location, host.home);
+    if (!path.posix.isAbsolute(raw)) {
       throw new BerthFailure('E_CONFIG', `${key}: ${JSON.stringify(m.location)} is a relative path`, 'Use an absolute path or one starting with ~/.');
     }
-    const guest = m.guestPath ? expandHome(m.guestPath, host.home) : loc;
-    if (!path.isAbsolute(guest)) {
+    const rawGuest = m.guestPath ? expandHome(m.guestPath, host.home) : raw;
+    if (!path.posix.isAbsolute(rawGuest)) {
       throw new BerthFailure('E_CONFIG', `mounts[${i}].guestPath: ${JSON.stringify(m.guestPath)} is a relative path`, 'Use an absolute guest path.');
     }
-    const reserved = RESERVED_GUEST_PATHS.find((r) => guest === r || (r !== '/' && guest.startsWith(r + '/')) );
-    if (reserved) {
+    const loc = normalizePath(raw);
+    const guest = normalizePath(rawGuest);
+    const reserved = RESERVED_GUEST_PATHS.find((r) => (r === '/' ? guest === '/' : within(guest, r)));
+    if (reserved && !ALLOWED_UNDER_RESERVED.some((a) => within(guest, a))) {
       throw new BerthFailure('E_CONFIG', `mounts[${i}]: guest path ${guest} would hide the VM's own ${reserved}`, 'Mount it somewhere else with guestPath, e.g. /mnt/host.');
     }
     if (checkExists) {
-      let st: fs.Stats | undefined;
       try {
-        st = fs.statSync(loc);
-      } catch {
-        st = undefined;
-      }
-      if (!st?.isDirectory()) {
-        throw new BerthFailure('E_CONFIG', `${key}: folder ${loc} does not exist`, 'Create the folder or remove the mount from berth.yaml.');
+        probe(loc);
+      } catch (e) {
+        throw folderFailure(key, loc, e as NodeJS.ErrnoException, host.platform);
       }
     }
-    out.push({ location: path.normalize(loc), guestPath: path.normalize(guest), writable: m.writable });
+    out.push({ location: loc, guestPath: guest, writable: m.writable });
   });
   for (let i = 0; i < out.length; i++) {
     for (let j = i + 1; j < out.length; j++) {
       const [a, b] = [out[i]!.guestPath, out[j]!.guestPath];
-      if (a === b || a.startsWith(b.endsWith('/') ? b : b + '/') || b.startsWith(a.endsWith('/') ? a : a + '/')) {
+      if (within(a, b) || within(b, a)) {
         throw new BerthFailure('E_CONFIG', `mounts[${i}] and mounts[${j}] overlap (${a} and ${b})`, 'Keep only the outer folder, or give one a different guestPath.');
       }
     }
@@ -159,6 +219,10 @@ export function validateSettings(raw: unknown, host: HostInfo = currentHost(), w
       if (typeof mm.location !== 'string' || !mm.location) return add(`mounts[${i}].location`, 'must be a folder path');
       if (mm.writable !== undefined && typeof mm.writable !== 'boolean') return add(`mounts[${i}].writable`, 'must be true or false');
       if (mm.guestPath !== undefined && typeof mm.guestPath !== 'string') return add(`mounts[${i}].guestPath`, 'must be a path');
+      for (const k of ['location', 'guestPath'] as const) {
+        const c = typeof mm[k] === 'string' ? controlCharIn(mm[k] as string) : undefined;
+        if (c) return add(`mounts[${i}].${k}`, `contains a control character (${c}); use a path without newlines or tabs`);
+      }
       mounts.push({ location: mm.location, writable: mm.writable === true, ...(mm.guestPath ? { guestPath: mm.guestPath as string } : {}) });
     });
     s.mounts = mounts;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STEPS, foreignArchOf } from '../shared/status.js';
 import type { Status, VmError } from '../shared/status.js';
+import { rememberedAccelFailures } from './accel.js';
 import type { AgentForker } from './agent-host.js';
 import type { Backend } from './backend.js';
 import { loadSettings } from './config.js';
@@ -147,6 +148,8 @@ export function offlineStatus(p: InstancePaths): Status {
   };
   const saved = savedInfo(p);
   if (saved) base.saved = saved;
+  const accelMemo = rememberedAccelFailures(p.cache, { guest: arch });
+  if (accelMemo.length) base.accelMemo = accelMemo;
   const qpid = readPid(p.qemuPid);
   if (qpid && isAlive(qpid) && isQemuPid(qpid)) {
     return {

@@ -75,7 +75,9 @@ function machineArgs(p: QemuPlan): string[] {
   if (p.guest === 'aarch64') {
     switch (p.accel) {
       case 'hvf':
-        return ['-machine', 'virt,accel=hvf,highmem=on', '-cpu', p.hvfCpu ?? 'host', ...smp];
+        // The GIC pinned: left unset, QEMU picks v2 or v3 by CPU count, and a saved state loads
+        // only into the same interrupt controller.
+        return ['-machine', 'virt,accel=hvf,gic-version=3,highmem=on', '-cpu', p.hvfCpu ?? 'host', ...smp];
       case 'kvm':
         return ['-machine', 'virt,accel=kvm,gic-version=host', '-cpu', 'host', ...smp];
       case 'tcg':
@@ -104,7 +106,9 @@ export function buildQemuCommand(p: QemuPlan): QemuCommand {
   const e = qemuEscape;
   const binary = p.guest === 'aarch64' ? 'qemu-system-aarch64' : 'qemu-system-x86_64';
   const args: string[] = [
-    '-name', `${p.name},process=${p.name}`,
+    // process= renames the QEMU thread for ps/top; QEMU supports that on Linux only and exits on
+    // macOS ("Change of process name not supported by your OS").
+    '-name', p.host.os === 'linux' ? `${p.name},process=${p.name}` : p.name,
     '-nodefaults',
     '-no-user-config',
     ...machineArgs(p),
@@ -112,10 +116,14 @@ export function buildQemuCommand(p: QemuPlan): QemuCommand {
     '-kernel', f.kernel,
     '-initrd', f.initrd,
     '-append', kernelCmdline(p.guest),
-    '-drive', `if=none,id=root,file=${e(f.disk)},format=qcow2,discard=unmap,detect-zeroes=unmap,cache=writeback`,
+    // file.locking=on: QEMU's default (auto) locks only where OFD locks exist, which macOS lacks;
+    // forced, a second QEMU on the same disk is refused on every host ("Failed to get "write" lock").
+    '-drive', `if=none,id=root,file=${e(f.disk)},format=qcow2,file.locking=on,discard=unmap,detect-zeroes=unmap,cache=writeback`,
     '-device', 'virtio-blk-pci,drive=root',
     '-netdev', `user,id=net0,ipv6=off,hostfwd=tcp:127.0.0.1:${p.sshPort}-:22`,
-    '-device', 'virtio-net-pci,netdev=net0',
+    // No option ROM (direct kernel boot needs no PXE): its size changes between QEMU builds, and
+    // a saved state whose ROM differs in size does not load.
+    '-device', 'virtio-net-pci,netdev=net0,romfile=',
     '-device', 'virtio-rng-pci',
     '-fw_cfg', `name=opt/berth/seed,file=${e(f.seed)}`,
   ];

@@ -11,7 +11,7 @@ import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS, foreignArchOf } from '../shared/status.js';
 import type { Accel, EmulationStatus, MountInfo, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
-import { chooseAccel, hostOfProcess, rememberAccel } from './accel.js';
+import { chooseAccel, hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
 import type { FromAgent } from './agent/protocol.js';
@@ -28,6 +28,7 @@ import type { InstancePaths } from './instance.js';
 import { buildQemuCommand } from './qemu-args.js';
 import type { QemuHost } from './qemu-args.js';
 import { findQemu, probeHvfHost } from './qemu-binary.js';
+import { configureTools, toolPath } from './tools.js';
 import { connectQmp, freePort, isAlive, isQemuPid, readPid, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
 import { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
@@ -125,6 +126,7 @@ export class Supervisor implements Backend {
     this.env = opts.env ?? process.env;
     this.startTimeoutMs = opts.startTimeoutMs ?? 5 * 60_000;
     this.resourcesPath = opts.resourcesPath;
+    configureTools({ env: this.env, ...(this.resourcesPath ? { resourcesPath: this.resourcesPath } : {}) });
     ensureInstanceDir(this.paths);
     this.log = new EventLog(this.paths.events);
     this.agent = new AgentHost(this.forker, this.paths.agentLog);
@@ -249,6 +251,8 @@ export class Supervisor implements Backend {
       // no disk yet
     }
     if (this.accelNote) st.accelNote = this.accelNote;
+    const accelMemo = rememberedAccelFailures(this.paths.cache, { guest: arch });
+    if (accelMemo.length) st.accelMemo = accelMemo;
     if (this.error) st.error = this.error;
     if (this.startedAt) st.startedAt = this.startedAt;
     if (this.readyMs !== undefined) st.readyMs = this.readyMs;
@@ -405,21 +409,20 @@ export class Supervisor implements Backend {
         guestArch: settings.arch,
       });
       let choice = await this.pickQemu(settings);
+      // A hardware accelerator that ran nothing is blamed only once TCG boots the very same VM.
+      let silent: { accel: Accel; reason: string } | undefined;
       for (;;) {
         const sshPort = await freePort();
         writeSshConfig(this.paths, ssh, sshPort);
+        const cmd = this.qemuCommand(settings, image, choice.accel, sshPort, tags, choice.bin);
         try {
-          const cmd = this.qemuCommand(settings, image, choice.accel, sshPort, tags, choice.bin);
           await this.launchQemu(cmd, { settings, image, accel: choice.accel, sshPort, bootId, ssh, qemuVersion: choice.qemu.version });
         } catch (e) {
-          if (!choice.probe) throw e;
-          const reason = `QEMU failed to start with ${choice.accel}: ${this.qemuOutput() || (e as Error).message}`;
-          rememberAccel(this.paths.cache, choice.accel, settings.arch, false, reason);
-          this.accelNote = `${choice.accel.toUpperCase()} unusable here (${reason}); using TCG`;
-          this.log.append('accel-fallback', { from: choice.accel, reason });
-          await this.killQemu();
+          if (!choice.probe || (e instanceof BerthFailure && e.code === 'E_LOCKED')) throw e;
+          const output = this.qemuOutput();
+          const reason = `QEMU failed to start with ${choice.accel}: ${output || (e as Error).message}`;
+          await this.fallBackToTcg(choice, settings.arch, { output, reason, args: cmd.args });
           choice = { ...choice, accel: 'tcg', probe: false };
-          this.stepUpdate('qemu', 'running', 'retrying with TCG');
           continue;
         }
         this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.pid}`);
@@ -431,21 +434,26 @@ export class Supervisor implements Backend {
         const ok = await waitSerial(this.paths.serialLog, choice.probe ? '' : KERNEL_MARKER, Date.now() + probeMs, () => this.qemuUp() && !this.abortStart);
         this.checkAbort();
         if (!ok && choice.probe) {
-          // The hardware accelerator produced nothing: remember it and boot again under TCG.
-          const reason = this.qemuUp() ? `no serial output within ${ACCEL_PROBE_MS / 1000} s` : `QEMU exited: ${this.qemuOutput()}`;
-          rememberAccel(this.paths.cache, choice.accel, settings.arch, false, reason);
-          this.accelNote = `${choice.accel.toUpperCase()} unusable here (${reason}); using TCG`;
-          this.log.append('accel-fallback', { from: choice.accel, reason });
-          await this.killQemu();
+          // The hardware accelerator produced nothing: boot again under TCG.
+          const up = this.qemuUp();
+          const output = up ? '' : this.qemuOutput();
+          const reason = up ? `no serial output within ${ACCEL_PROBE_MS / 1000} s` : `QEMU exited: ${output}`;
+          if (up) silent = { accel: choice.accel, reason };
+          await this.fallBackToTcg(choice, settings.arch, { output, reason, args: cmd.args });
           choice = { ...choice, accel: 'tcg', probe: false };
           current = 'qemu';
-          this.stepUpdate('qemu', 'running', 'retrying with TCG');
           continue;
         }
         if (!ok) throw new BerthFailure(this.qemuUp() ? 'E_BOOT_TIMEOUT' : 'E_QEMU_EXITED', this.qemuUp() ? 'the kernel did not start' : `QEMU exited during boot: ${this.qemuOutput()}`);
+        const key = { guest: settings.arch, qemuVersion: choice.qemu.version };
         if (choice.probe) {
           await waitSerial(this.paths.serialLog, KERNEL_MARKER, Date.now() + this.startTimeoutMs, () => this.qemuUp() && !this.abortStart);
-          rememberAccel(this.paths.cache, choice.accel, settings.arch, true, 'booted');
+          rememberAccel(this.paths.cache, { ...key, accel: choice.accel }, true, 'booted');
+        }
+        if (silent) {
+          rememberAccel(this.paths.cache, { ...key, accel: silent.accel }, false, `${silent.reason}, while TCG booted the same VM`);
+          this.accelNote = `${silent.accel.toUpperCase()} unusable here (${silent.reason}); using TCG`;
+          this.log.append('accel-remembered', { accel: silent.accel, reason: silent.reason });
         }
         this.stepUpdate('kernel', 'done', choice.accel);
         break;
@@ -653,11 +661,30 @@ export class Supervisor implements Backend {
     this.log.append('containers-restarted', { names: list.map((c) => c.name), failed });
   }
 
+  /**
+   * The first boot under a hardware accelerator failed: say so and retry under TCG. Remembered (so
+   * later starts skip the probe) only when the failure is the accelerator's; anything else would
+   * keep this host on TCG for no reason.
+   */
+  private async fallBackToTcg(choice: QemuChoice, guest: Settings['arch'], failure: { output: string; reason: string; args: string[] }): Promise<void> {
+    const name = choice.accel.toUpperCase();
+    const { reason } = failure;
+    const remember = noteAccelFailure(this.paths.cache, { accel: choice.accel, guest, qemuVersion: choice.qemu.version }, failure);
+    if (remember) {
+      this.accelNote = `${name} unusable here (${reason}); using TCG`;
+    } else {
+      this.accelNote = `${name} failed on this start (${reason}); using TCG this time, ${name} again on the next start`;
+    }
+    this.log.append('accel-fallback', { from: choice.accel, reason, remembered: remember });
+    await this.killQemu();
+    this.stepUpdate('qemu', 'running', 'retrying with TCG');
+  }
+
   /** QEMU: the bundled one first, then BERTH_QEMU / PATH, each version-checked; and the accelerator. */
   private async pickQemu(settings: Settings): Promise<QemuChoice> {
-    const qemu = await findQemu({ arch: settings.arch, ...(this.resourcesPath ? { resourcesPath: this.resourcesPath } : {}), envPath: this.env.PATH });
+    const qemu = await findQemu({ arch: settings.arch, ...(this.resourcesPath ? { resourcesPath: this.resourcesPath } : {}), envPath: await toolPath({ env: this.env }) });
     const hvf = await probeHvfHost();
-    let choice = chooseAccel(this.host, settings.arch, this.paths.cache, this.env);
+    let choice = chooseAccel(this.host, settings.arch, this.paths.cache, { env: this.env, qemuVersion: qemu.version.text });
     if (choice.accel === 'hvf' && !hvf.hvSupport) choice = { accel: 'tcg', probe: false, note: hvf.notes.join('; ') };
     if (choice.note) this.accelNote = choice.note;
     this.log.append('qemu-binary', { path: qemu.path, source: qemu.source, version: qemu.version.text, notes: qemu.notes });

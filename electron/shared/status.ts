@@ -59,6 +59,7 @@ export const ERROR_CODES = [
   'E_TIMEOUT',
   'E_INTERNAL',
   'E_DISCONNECTED',
+  'E_TOOL_MISSING',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -117,6 +118,8 @@ export interface Status {
   accel?: Accel;
   /** e.g. "KVM unusable here (no serial output in 4 s); using TCG" */
   accelNote?: string;
+  /** remembered accelerator failures that send starts on this host to TCG (`berth start --retry-accel` forgets them) */
+  accelMemo?: AccelMemoInfo[];
   cpus: number;
   memoryGiB: number;
   diskGiB: number;
@@ -148,6 +151,17 @@ export interface SavedInfo {
   bytes: number;
   /** containers stopped for the save because they held a shared folder; started again on resume */
   containersToRestart: string[];
+}
+
+export interface AccelMemoInfo {
+  accel: Accel;
+  guest: Arch;
+  /** the QEMU build it was seen with (first line of --version): another build probes again */
+  qemuVersion: string;
+  reason: string;
+  at: string;
+  /** after this the accelerator is probed again */
+  expires: string;
 }
 
 export interface ResumeInfo {

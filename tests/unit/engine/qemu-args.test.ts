@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { accelCandidates, buildQemuCommand, qemuEscape } from '../../../electron/engine/qemu-args.js';
 import type { QemuPlan } from '../../../electron/engine/qemu-args.js';
@@ -30,10 +34,10 @@ describe('accelerator candidates', () => {
 });
 
 describe('QEMU command line', () => {
-  it('macOS arm64 → qemu-system-aarch64 with HVF and -cpu host', () => {
+  it('macOS arm64 → qemu-system-aarch64 with HVF, a pinned GICv3 and -cpu host', () => {
     const c = buildQemuCommand(plan({ host: { os: 'darwin', arch: 'arm64' }, guest: 'aarch64', accel: 'hvf' }));
     expect(c.binary).toBe('qemu-system-aarch64');
-    expect(argAfter(c.args, '-machine')).toBe('virt,accel=hvf,highmem=on');
+    expect(argAfter(c.args, '-machine')).toBe('virt,accel=hvf,gic-version=3,highmem=on');
     expect(argAfter(c.args, '-cpu')).toBe('host');
     expect(c.args).not.toContain('-accel');
     expect(argAfter(c.args, '-append')).toContain('console=ttyAMA0');
@@ -92,5 +96,49 @@ describe('QEMU command line', () => {
   it('adds -incoming only for a resume', () => {
     expect(buildQemuCommand(plan({})).args).not.toContain('-incoming');
     expect(argAfter(buildQemuCommand(plan({ incoming: 'exec:cat /x' })).args, '-incoming')).toBe('exec:cat /x');
+  });
+  it('names the QEMU process only on Linux: QEMU on macOS exits on process=', () => {
+    expect(argAfter(buildQemuCommand(plan({})).args, '-name')).toBe('berth-default,process=berth-default');
+    for (const accel of ['hvf', 'tcg'] as const) {
+      const c = buildQemuCommand(plan({ host: { os: 'darwin', arch: 'arm64' }, guest: 'aarch64', accel }));
+      expect(argAfter(c.args, '-name')).toBe('berth-default');
+      expect(c.args.join(' ')).not.toContain('process=');
+    }
+  });
+  it('a stand-in macOS QEMU that refuses process= accepts the macOS command line', () => {
+    // QEMU's os_set_proc_name is Linux-only: elsewhere `-name …,process=…` ends the process.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-macqemu-'));
+    const fake = path.join(dir, 'qemu-system-aarch64');
+    fs.writeFileSync(
+      fake,
+      '#!/bin/sh\nfor a in "$@"; do case "$a" in *process=*) echo "qemu-system-aarch64: -name $a: Change of process name not supported by your OS" >&2; exit 1;; esac; done\necho started\n',
+      { mode: 0o755 },
+    );
+    const run = (args: string[]) => {
+      try {
+        return { code: 0, out: execFileSync(fake, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+      } catch (e) {
+        return { code: (e as { status: number }).status, out: String((e as { stderr: string }).stderr) };
+      }
+    };
+    try {
+      const mac = buildQemuCommand(plan({ host: { os: 'darwin', arch: 'arm64' }, guest: 'aarch64', accel: 'hvf' }));
+      expect(run(mac.args)).toEqual({ code: 0, out: 'started\n' });
+      // The stand-in does refuse what Linux gets, so the check above means something.
+      expect(run(buildQemuCommand(plan({})).args)).toMatchObject({ code: 1, out: expect.stringContaining('Change of process name not supported by your OS') });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('forces disk locking on both hosts (macOS has no OFD locks, so QEMU’s default would not lock)', () => {
+    for (const host of [{ os: 'darwin', arch: 'arm64' }, { os: 'linux', arch: 'x64' }] as const) {
+      const c = buildQemuCommand(plan({ host, guest: host.arch === 'arm64' ? 'aarch64' : 'x86_64', accel: host.os === 'darwin' ? 'hvf' : 'kvm' }));
+      expect(argAfter(c.args, '-drive')!.split(',')).toContain('file.locking=on');
+    }
+  });
+  it('loads no NIC option ROM, so a saved state does not depend on the ROM file of a QEMU build', () => {
+    for (const guest of ['x86_64', 'aarch64'] as const) {
+      expect(allAfter(buildQemuCommand(plan({ guest })).args, '-device')).toContain('virtio-net-pci,netdev=net0,romfile=');
+    }
   });
 });
