@@ -129,7 +129,7 @@ async function checkUnrecorded(disk: string, backing: string, st: fs.Stats | und
     new BerthFailure(
       'E_DISK_BASE',
       `cannot prove that ${disk} belongs to its base image ${backing}: ${why}`,
-      `Booting a disk on another base image corrupts its Docker data, so Berth will not. If you kept the original image, point BERTH_IMAGE_DIR at it. Otherwise the data cannot be read safely: \`berth delete\` starts this instance over (it deletes its Docker data).`,
+      `Booting a disk on another base image corrupts its Docker data, so Berth will not. If you kept the original base image, put it back at ${backing} and start again. Otherwise the data cannot be read safely: \`berth delete\` starts this instance over (it deletes its Docker data).`,
     );
   if (!st) throw gone(disk, backing);
   let manifest: ImageManifest | undefined;
