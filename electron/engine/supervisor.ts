@@ -196,6 +196,8 @@ export class Supervisor implements Backend {
       case 'console.write':
       case 'console.resize':
       case 'console.close':
+      case 'console.show':
+      case 'console.target':
         throw new BerthFailure('E_UNKNOWN_METHOD', `${method} is served by the app, not by a headless supervisor`, 'Use `berth shell` in a terminal.');
       case 'containers.list':
       case 'containers.stats':

@@ -2,11 +2,11 @@
 // socket client) plus the console sessions that live next to the UI (a pty on this host).
 // No Electron import: the browser-test bridge wraps its backend the same way.
 import type { Backend } from '../engine/backend.js';
-import type { ConsoleEvent, Envelope, EventName, Events, Method, Params, Result } from '../shared/contract.js';
+import type { ConsoleEvent, ConsoleTarget, Envelope, EventName, Events, Method, Params, Result } from '../shared/contract.js';
 import { ConsoleFailure, ConsoleSessions } from './console.js';
 import type { SpawnPty } from './console.js';
 
-const CONSOLE_METHODS = new Set<Method>(['console.open', 'console.write', 'console.resize', 'console.close']);
+const CONSOLE_METHODS = new Set<Method>(['console.open', 'console.write', 'console.resize', 'console.close', 'console.show', 'console.target']);
 
 export interface AppBackendOptions {
   sshConfig: string;
@@ -14,6 +14,10 @@ export interface AppBackendOptions {
   ssh?: string;
   /** run this instead of ssh (dev-only fake backends) */
   command?: { file: string; args: string[] };
+  /** the instance's docker.sock, for shells in containers (docker exec through the Engine API) */
+  dockerSocket?: string;
+  /** shows (or focuses) the console window: the app passes its window manager's */
+  showConsole?: () => void;
 }
 
 export function withConsoles(engine: Backend, opts: AppBackendOptions): Backend & { consoles: ConsoleSessions } {
@@ -23,13 +27,30 @@ export function withConsoles(engine: Backend, opts: AppBackendOptions): Backend 
     ...(opts.spawn ? { spawn: opts.spawn } : {}),
     ...(opts.ssh ? { ssh: opts.ssh } : {}),
     ...(opts.command ? { command: opts.command } : {}),
+    ...(opts.dockerSocket ? { dockerSocket: opts.dockerSocket } : {}),
     emit: (e) => listeners.forEach((l) => l(e)),
   });
+  /** what the last console.show asked for, until the console window takes it */
+  let target: ConsoleTarget | null = null;
 
   async function consoleCall(method: Method, params: Record<string, unknown>): Promise<unknown> {
     switch (method) {
       case 'console.open':
-        return consoles.open(params.cols as number, params.rows as number);
+        return consoles.open(params.cols as number, params.rows as number, params.container as string | undefined);
+      case 'console.show': {
+        if (params.container) {
+          target = { container: params.container as string, ...(params.name ? { name: params.name as string } : {}) };
+          // a console window already open takes it now; one that opens takes it with console.target
+          listeners.forEach((l) => l({ id: '', show: target! }));
+        }
+        opts.showConsole?.();
+        return null;
+      }
+      case 'console.target': {
+        const t = target;
+        target = null;
+        return t;
+      }
       case 'console.write':
         return consoles.write(params.id as string, params.data as string);
       case 'console.resize':

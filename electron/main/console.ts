@@ -5,6 +5,9 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { ConsoleEvent } from '../shared/contract.js';
 import type { BerthError } from '../shared/status.js';
+import { DockerApi } from '../engine/docker/api.js';
+import { openExec } from '../engine/docker/exec.js';
+import { toBerthError } from '../engine/errors.js';
 
 export interface PtyLike {
   onData(cb: (data: string) => void): unknown;
@@ -38,6 +41,8 @@ export interface ConsoleOptions {
   /** run this instead of ssh (dev-only fake backends: a local shell) */
   command?: { file: string; args: string[] };
   maxSessions?: number;
+  /** the instance's docker.sock: a shell in a container is a `docker exec` through its API */
+  dockerSocket?: string;
 }
 
 export class ConsoleFailure extends Error {
@@ -62,7 +67,8 @@ export class ConsoleSessions {
     return this.sessions.size;
   }
 
-  async open(cols: number, rows: number): Promise<{ id: string }> {
+  async open(cols: number, rows: number, container?: string): Promise<{ id: string }> {
+    if (container) return this.openExec(cols, rows, container);
     if (!this.opts.command && !fs.existsSync(this.opts.sshConfig)) {
       throw new ConsoleFailure({
         code: 'E_NOT_RUNNING',
@@ -83,6 +89,27 @@ export class ConsoleSessions {
     this.sessions.set(id, pty);
     pty.onData((data) => this.opts.emit({ id, data }));
     pty.onExit(({ exitCode }) => {
+      this.sessions.delete(id);
+      this.opts.emit({ id, exit: exitCode });
+    });
+    return { id };
+  }
+
+  private async openExec(cols: number, rows: number, container: string): Promise<{ id: string }> {
+    if (!this.opts.dockerSocket) throw new ConsoleFailure({ code: 'E_NOT_RUNNING', message: 'this console cannot reach Docker', hint: 'Open the shell from the Containers view of the dashboard.' });
+    if (this.sessions.size >= (this.opts.maxSessions ?? 8)) {
+      throw new ConsoleFailure({ code: 'E_BUSY', message: 'too many console sessions are open', hint: 'Close a console tab first.' });
+    }
+    let session: PtyLike;
+    try {
+      session = await openExec(new DockerApi(this.opts.dockerSocket), container, { cols, rows });
+    } catch (e) {
+      throw new ConsoleFailure(toBerthError(e, 'E_DOCKER'));
+    }
+    const id = randomUUID();
+    this.sessions.set(id, session);
+    session.onData((data) => this.opts.emit({ id, data }));
+    session.onExit(({ exitCode }) => {
       this.sessions.delete(id);
       this.opts.emit({ id, exit: exitCode });
     });

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     // Packaged: the bundled QEMU and the image manifests live in the app's Resources.
     const link = await openEngine(instance, electronForker, undefined, app.isPackaged ? process.resourcesPath : undefined);
     log(link.hosted ? `supervising instance ${instance} in this process` : `attached to the supervisor of instance ${instance}`);
-    backend = withConsoles(link.backend, { sshConfig: paths.sshConfig });
+    backend = withConsoles(link.backend, { sshConfig: paths.sshConfig, dockerSocket: paths.docker, showConsole: () => windows.show('console') });
   } catch (e) {
     dialog.showErrorBox('Berth could not start its engine', e instanceof Error ? e.message : String(e));
     app.exit(1);

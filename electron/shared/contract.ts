@@ -31,11 +31,18 @@ export interface Requests {
   'settings.get': { params: Record<string, never>; result: Settings };
   'settings.set': { params: { patch: Partial<Settings> }; result: { settings: Settings; restartNeeded: boolean } };
   'logs.tail': { params: { source: LogLine['source']; lines?: number }; result: { lines: string[]; path: string } };
-  /** Opens an interactive shell in the VM (a pty on the host running ssh); output arrives as `console` events. */
-  'console.open': { params: { cols: number; rows: number }; result: { id: string } };
+  /**
+   * Opens an interactive shell in the VM (a pty on the host running ssh), or with `container` in
+   * that container (a `docker exec` through the Engine API); output arrives as `console` events.
+   */
+  'console.open': { params: { cols: number; rows: number; container?: string }; result: { id: string } };
   'console.write': { params: { id: string; data: string }; result: null };
   'console.resize': { params: { id: string; cols: number; rows: number }; result: null };
   'console.close': { params: { id: string }; result: null };
+  /** Shows the console window (served by the app); with `container`, it opens a shell tab in it. */
+  'console.show': { params: { container?: string; name?: string }; result: null };
+  /** What the last `console.show` asked the console window to open (once), for a window just opened. */
+  'console.target': { params: Record<string, never>; result: ConsoleTarget | null };
   // ---- Docker itself (engine/docker: the Docker Engine API over the instance's docker.sock) ----
   'containers.list': { params: Record<string, never>; result: ContainerInfo[] };
   /** one-shot CPU and memory of the running containers (or of those named) */
@@ -61,7 +68,13 @@ export interface Requests {
   'disk.reclaim': { params: ReclaimChoice; result: ReclaimResult };
 }
 
-export type ConsoleEvent = { id: string; data: string } | { id: string; exit: number };
+export interface ConsoleTarget {
+  container: string;
+  name?: string;
+}
+
+/** output and exit of a session; `show` (no session, id '') asks an open console window for a new target */
+export type ConsoleEvent = { id: string; data: string } | { id: string; exit: number } | { id: ''; show: ConsoleTarget };
 
 export interface Events {
   status: Status;
@@ -129,10 +142,12 @@ export const PARAM_SHAPES: { [M in Method]: Shape } = {
   'settings.get': shape(),
   'settings.set': shape({ patch: anyObject }),
   'logs.tail': shape({ source: oneOf('events', 'serial', 'agent', 'supervisor') }, { lines: int(1, 10000) }),
-  'console.open': shape({ cols: int(1, 1000), rows: int(1, 1000) }),
+  'console.open': shape({ cols: int(1, 1000), rows: int(1, 1000) }, { container: dockerRef }),
   'console.write': shape({ id: str(64), data: str(65536) }),
   'console.resize': shape({ id: str(64), cols: int(1, 1000), rows: int(1, 1000) }),
   'console.close': shape({ id: str(64) }),
+  'console.show': shape({}, { container: dockerRef, name: str(255) }),
+  'console.target': shape(),
   'containers.list': shape(),
   'containers.stats': shape({}, { ids: dockerRefs }),
   'containers.start': shape({ id: dockerRef }),

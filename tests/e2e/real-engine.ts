@@ -48,7 +48,7 @@ export async function startRealEngine(): Promise<RealEngine> {
   inst.checkSocketPaths(paths);
 
   const client = await host.attachOrSpawn(paths);
-  const backend = withConsoles(client, { sshConfig: paths.sshConfig });
+  const backend = withConsoles(client, { sshConfig: paths.sshConfig, dockerSocket: paths.docker });
   const bridge = await startBridge({ backend, rendererDir: RENDERER, log: process.env.BERTH_E2E_VERBOSE ? (m) => console.log(`[bridge] ${m}`) : undefined });
   return {
     paths,

@@ -26,6 +26,8 @@ export function ConsoleApp(): React.JSX.Element {
   const input = useConsole((s) => s.input);
   const resize = useConsole((s) => s.resize);
   const connect = useConsole((s) => s.connectShell);
+  const target = useConsole((s) => s.target);
+  const setTarget = useConsole((s) => s.setTarget);
   const tabs = useRef<Partial<Record<Tab, HTMLButtonElement | null>>>({});
 
   useEffect(() => init(), [init]);
@@ -70,6 +72,14 @@ export function ConsoleApp(): React.JSX.Element {
             <>
               <span className={`dot dot-${shell.state}`} aria-hidden="true" />
               <span data-testid="shell-state">{SHELL_TEXT[shell.state]}</span>
+              <span className="console-target" data-testid="shell-target">
+                {target ? `in container ${target.name ?? target.container.slice(0, 12)}` : 'in the VM'}
+              </span>
+              {target ? (
+                <button type="button" className="btn btn-small" onClick={() => void setTarget(null)}>
+                  VM shell
+                </button>
+              ) : null}
               {shell.state !== 'open' && shell.state !== 'connecting' ? (
                 <button type="button" className="btn btn-small" onClick={() => void connect()} disabled={!up}>
                   {shell.state === 'idle' ? 'Connect' : 'Reconnect'}

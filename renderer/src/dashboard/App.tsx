@@ -6,11 +6,20 @@ import { Resources } from './Resources.js';
 import { Mounts, Ports } from './Tables.js';
 import { Emulation } from './Emulation.js';
 import { Logs } from './Logs.js';
+import { Containers } from './Containers.js';
+import { Images } from './Images.js';
+import { Volumes } from './Volumes.js';
+import { Disk } from './Disk.js';
+import { useDocker } from '../store/docker.js';
 
-export type PaneId = 'overview' | 'resources' | 'ports' | 'mounts' | 'emulation' | 'logs';
+export type PaneId = 'overview' | 'containers' | 'images' | 'volumes' | 'disk' | 'resources' | 'ports' | 'mounts' | 'emulation' | 'logs';
 
 const PANES: Array<{ id: PaneId; label: string; icon: string }> = [
   { id: 'overview', label: 'Overview', icon: '◉' },
+  { id: 'containers', label: 'Containers', icon: '▦' },
+  { id: 'images', label: 'Images', icon: '◫' },
+  { id: 'volumes', label: 'Volumes', icon: '▥' },
+  { id: 'disk', label: 'Disk', icon: '◔' },
   { id: 'resources', label: 'Resources', icon: '▤' },
   { id: 'ports', label: 'Ports', icon: '⇄' },
   { id: 'mounts', label: 'Mounts', icon: '▣' },
@@ -31,6 +40,7 @@ export function Sidebar({ pane, onSelect }: { pane: PaneId; onSelect: (p: PaneId
   const instance = useBerth((s) => s.status?.instance ?? null);
   const ports = useBerth(selectPorts);
   const mounts = useBerth(selectMounts);
+  const running = useDocker((s) => (s.containers.items ?? []).filter((c) => c.state === 'running').length);
   const refs = useRef<Partial<Record<PaneId, HTMLButtonElement | null>>>({});
 
   const move = (delta: number): void => {
@@ -72,6 +82,7 @@ export function Sidebar({ pane, onSelect }: { pane: PaneId; onSelect: (p: PaneId
                 {p.icon}
               </span>
               <span className="sidebar-label">{p.label}</span>
+              {p.id === 'containers' ? <Count n={running} failed={0} /> : null}
               {p.id === 'ports' ? <Count n={ports.length} failed={ports.filter((x) => x.state === 'failed').length} /> : null}
               {p.id === 'mounts' ? <Count n={mounts.length} failed={mounts.filter((x) => x.state === 'failed').length} /> : null}
             </button>
@@ -89,18 +100,35 @@ const initialPane = (): PaneId => {
 
 export function App(): React.JSX.Element {
   const init = useBerth((s) => s.init);
+  const initDocker = useDocker((s) => s.init);
+  const up = useBerth((s) => s.status?.state === 'running' || s.status?.state === 'degraded');
   const [pane, setPane] = useState<PaneId>(initialPane);
 
   useEffect(() => init(), [init]);
+  useEffect(() => initDocker(), [initDocker]);
+  // the sidebar counts running containers from the start; the views load the rest when opened
+  useEffect(() => {
+    if (up) void useDocker.getState().loadContainers();
+    else useDocker.getState().clear();
+  }, [up]);
+  const select = (p: PaneId): void => {
+    // leaving the Containers view ends a followed log
+    if (p !== 'containers' && useDocker.getState().logs) void useDocker.getState().closeLogs();
+    setPane(p);
+  };
 
   return (
     <div className="window">
-      <Sidebar pane={pane} onSelect={setPane} />
+      <Sidebar pane={pane} onSelect={select} />
       <main className="content">
         <Toolbar />
         <ActionError />
         <div className="scroll">
           {pane === 'overview' ? <Overview /> : null}
+          {pane === 'containers' ? <Containers /> : null}
+          {pane === 'images' ? <Images /> : null}
+          {pane === 'volumes' ? <Volumes /> : null}
+          {pane === 'disk' ? <Disk /> : null}
           {pane === 'resources' ? <Resources /> : null}
           {pane === 'ports' ? <Ports /> : null}
           {pane === 'mounts' ? <Mounts /> : null}

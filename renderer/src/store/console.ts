@@ -3,6 +3,7 @@
 // Terminal output is not render state: the terminal components register sinks that get the bytes.
 import { create } from 'zustand';
 import type { BerthError, VmState } from '../../../electron/shared/status.js';
+import type { ConsoleTarget } from '../../../electron/shared/contract.js';
 import { invoke, on } from '../api/berth.js';
 import { isUpState as isUp } from '../shared/format.js';
 
@@ -15,7 +16,11 @@ export interface ConsoleState {
   vmState: VmState | null;
   shell: { state: ShellState; id: string | null; exitCode?: number; error?: BerthError };
   bootLogPath: string | null;
+  /** the shell runs in this container (docker exec), else in the VM */
+  target: ConsoleTarget | null;
   setTab(tab: Tab): void;
+  /** closes the shell and opens one in the container (or, with null, in the VM) */
+  setTarget(target: ConsoleTarget | null): Promise<void>;
   init(): () => void;
   connectShell(): Promise<void>;
   input(data: string): void;
@@ -79,6 +84,7 @@ export const initialConsoleState = {
   vmState: null,
   shell: { state: 'idle' as ShellState, id: null },
   bootLogPath: null,
+  target: null,
 };
 
 export const useConsole = create<ConsoleState>()((set, get) => ({
@@ -93,6 +99,13 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
     const early: string[] = [];
     const offs = [
       on('console', (e) => {
+        if ('show' in e) {
+          // the dashboard asked for a shell in a container; take it (so a later window does not)
+          void invoke('console.target', {});
+          set({ tab: 'shell' });
+          void get().setTarget(e.show);
+          return;
+        }
         const sh = get().shell;
         if (e.id !== sh.id) return;
         if ('data' in e) shellOut.write(e.data);
@@ -112,7 +125,9 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
         if (!isUp(was) && isUp(s.state) && (get().shell.state === 'idle' || get().shell.state === 'failed')) void get().connectShell();
       }),
     ];
-    void invoke('vm.status', {}).then((r) => {
+    void Promise.all([invoke('vm.status', {}), invoke('console.target', {})]).then(([r, t]) => {
+      // opened for a container's shell (console.show): that one, not the VM's
+      if (t.ok && t.value) set({ target: t.value });
       if (!r.ok) return;
       set({ vmState: r.value.state });
       if (isUp(r.value.state) && get().shell.state === 'idle') void get().connectShell();
@@ -137,7 +152,13 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
     const st = get().shell.state;
     if (st === 'connecting' || st === 'open') return;
     set({ shell: { state: 'connecting', id: null } });
-    const r = await invoke('console.open', { cols: size.cols, rows: size.rows });
+    const target = get().target;
+    const r = await invoke('console.open', { cols: size.cols, rows: size.rows, ...(target ? { container: target.container } : {}) });
+    if (get().target !== target) {
+      // the target changed while this one was opening
+      if (r.ok) void invoke('console.close', { id: r.value.id });
+      return;
+    }
     if (r.ok) {
       typed.buffer = ''; // nothing typed for an earlier session goes to this one
       set({ shell: { state: 'open', id: r.value.id } });
@@ -161,6 +182,15 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
     size = { cols, rows };
     const sh = get().shell;
     if (sh.state === 'open' && sh.id) void invoke('console.resize', { id: sh.id, cols, rows });
+  },
+
+  async setTarget(target) {
+    const cur = get().target;
+    if (cur?.container === target?.container && (get().shell.state === 'open' || get().shell.state === 'connecting')) return;
+    await get().closeShell();
+    set({ target, shell: { state: 'idle', id: null } });
+    shellOut.write(`\r\n\x1b[2m[${target ? `Shell in container ${target.name ?? target.container}` : 'Shell in the VM'}]\x1b[0m\r\n`);
+    if (isUp(get().vmState)) await get().connectShell();
   },
 
   async closeShell() {

@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     const host = (await import(pathToFileURL(path.join(dist, 'host.js')).href)) as HostModule;
     const inst = (await import(pathToFileURL(path.join(dist, 'instance.js')).href)) as InstanceModule;
     const paths = inst.instancePaths(process.env.BERTH_INSTANCE || undefined);
-    backend = withConsoles(await host.attachOrSpawn(paths), { sshConfig: paths.sshConfig });
+    backend = withConsoles(await host.attachOrSpawn(paths), { sshConfig: paths.sshConfig, dockerSocket: paths.docker });
     console.log(`backend: the supervisor of ${paths.dir}`);
   }
   const bridge = await startBridge({ backend, rendererDir: path.join(repo, 'renderer', 'dist'), port: Number(process.env.BERTH_BRIDGE_PORT ?? 5178), log: (m) => console.log(m) });

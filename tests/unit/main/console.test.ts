@@ -91,7 +91,7 @@ describe('console sessions', () => {
     const exited = new Promise<number>((resolve) =>
       b.on('console', (e) => {
         if ('data' in e) out.push(e.data);
-        else resolve(e.exit);
+        else if ('exit' in e) resolve(e.exit);
       }),
     );
     const r = await b.invoke('console.open', { cols: 91, rows: 17 });
