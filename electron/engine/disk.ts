@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { checkBase, recordNewBase } from './disk-base.js';
 import type { OfferedBase } from './disk-base.js';
 import { BerthFailure } from './errors.js';
+import { resolveQemuImg } from './tools.js';
 
 interface ImgInfo {
   'virtual-size': number;
@@ -14,9 +15,11 @@ interface ImgInfo {
   'full-backing-filename'?: string;
 }
 
-/** Every qemu-img run goes through here. */
+/** Every qemu-img run goes through here: by absolute path (the app's own, or found as a login shell would). */
 export async function qemuImg(args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const r = await execa('qemu-img', args, { reject: false });
+  const bin = await resolveQemuImg();
+  const r = await execa(bin, args, { reject: false });
+  if ((r as { code?: string }).code === 'ENOENT') throw new BerthFailure('E_TOOL_MISSING', `qemu-img not found (looked in ${bin})`, 'Reinstall Berth, or install QEMU’s qemu-img.');
   return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
