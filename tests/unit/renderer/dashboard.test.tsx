@@ -221,10 +221,14 @@ describe('dashboard', () => {
     overview.focus();
     fireEvent.keyDown(overview, { key: 'ArrowDown' });
     await flush();
-    const resources = within(nav).getByRole('button', { name: /^Resources/ });
-    expect(resources.getAttribute('aria-current')).toBe('page');
-    expect(document.activeElement).toBe(resources);
-    expect(screen.getByRole('heading', { level: 2 }).textContent).toBe('Resources');
+    // Containers comes right after the Overview, as in Docker Desktop
+    const containers = within(nav).getByRole('button', { name: /^Containers/ });
+    expect(containers.getAttribute('aria-current')).toBe('page');
+    expect(document.activeElement).toBe(containers);
+    expect(screen.getByRole('heading', { level: 2 }).textContent).toBe('Containers');
+    fireEvent.keyDown(containers, { key: 'ArrowUp' });
+    await flush();
+    expect(screen.getByRole('heading', { level: 2 }).textContent).toBe('Overview');
   });
 
   it('shows a saved state, what the next start does, and discards it on request', async () => {
