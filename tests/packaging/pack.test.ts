@@ -14,39 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { codesignStub, FLIPPED, fuseCarrier, fusesOf, MAC_FUSE_FILE } from './stand-in-fuses.js';
 
 const require = createRequire(import.meta.url);
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'node_modules/electron-builder/cli.js');
 const MACHO = Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01, 0, 0, 0, 0]);
-// Electron's fuse wire as @electron/fuses finds it: the sentinel, the wire version (1), the number
-// of fuses, then one byte per fuse ('0' off, '1' on). A stand-in binary carries Electron 45's
-// defaults, so the pack has something to flip: RunAsNode on, cookie encryption off, NODE_OPTIONS
-// on, --inspect on, embedded asar integrity off, only-load-from-asar off, browser V8 snapshot off,
-// file:// privileges on.
-const { SENTINEL } = require('@electron/fuses/dist/constants') as { SENTINEL: string };
-const { FuseV1Options, getCurrentFuseWire } = require('@electron/fuses') as {
-  FuseV1Options: Record<string, number>;
-  getCurrentFuseWire: (electron: string) => Promise<Record<string, number | string>>;
-};
-const STAND_IN_WIRE = '10110001';
-const fuseCarrier = (head: Buffer | string) => Buffer.concat([Buffer.from(head), Buffer.alloc(64), Buffer.from(SENTINEL), Buffer.from([1, STAND_IN_WIRE.length]), Buffer.from(STAND_IN_WIRE), Buffer.alloc(64)]);
-/** The packed binary's fuses by name, as '0'/'1'. */
-async function fusesOf(binary: string): Promise<Record<string, string>> {
-  const wire = await getCurrentFuseWire(binary);
-  const names = Object.keys(FuseV1Options).filter((k) => Number.isNaN(Number(k)));
-  return Object.fromEntries(names.map((n) => [n, String.fromCharCode(Number(wire[FuseV1Options[n]!]))]));
-}
-const FLIPPED = {
-  RunAsNode: '0',
-  EnableCookieEncryption: '0', // as shipped
-  EnableNodeOptionsEnvironmentVariable: '0',
-  EnableNodeCliInspectArguments: '0',
-  EnableEmbeddedAsarIntegrityValidation: '1',
-  OnlyLoadAppFromAsar: '1',
-  LoadBrowserProcessSpecificV8Snapshot: '0', // as shipped
-  GrantFileProtocolExtraPrivileges: '1', // as shipped: the app loads file://
-};
 
 let tmp: string;
 let proj: string;
@@ -92,7 +65,7 @@ function macStandIn(dir: string): void {
   put(path.join(c, 'MacOS', 'Electron'), MACHO, 0o755);
   put(path.join(c, 'Resources', 'electron.icns'), 'icns');
   // where the fuse wire lives in a real Electron.app
-  put(path.join(c, 'Frameworks', 'Electron Framework.framework', 'Electron Framework'), fuseCarrier(MACHO), 0o755);
+  put(path.join(dir, 'Electron.app', MAC_FUSE_FILE), fuseCarrier(MACHO), 0o755);
   for (const suffix of ['', ' (GPU)', ' (Renderer)', ' (Plugin)']) {
     const name = `Electron Helper${suffix}`;
     const h = path.join(c, 'Frameworks', `${name}.app`, 'Contents');
@@ -158,17 +131,14 @@ function electronBuilder(args: string[]): { status: number | null; output: strin
 }
 
 let savedPath: string | undefined;
-let codesignLog = '';
+let codesign: ReturnType<typeof codesignStub>;
 
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-pack-'));
-  // The fuse flip re-signs the app ad hoc (electronFuses.resetAdHocDarwinSignature) with
-  // `codesign`, which only macOS has: a stand-in on PATH records the call (and, on a Mac, keeps
-  // the test away from the real one).
-  codesignLog = path.join(tmp, 'codesign.log');
-  put(path.join(tmp, 'bin', 'codesign'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${codesignLog}'\n`, 0o755);
+  // the fuse step's ad-hoc re-sign runs `codesign`: a recording stand-in first on PATH
+  codesign = codesignStub(path.join(tmp, 'bin'));
   savedPath = process.env.PATH;
-  process.env.PATH = `${path.join(tmp, 'bin')}${path.delimiter}${savedPath ?? ''}`;
+  process.env.PATH = codesign.env().PATH;
   proj = path.join(tmp, 'proj');
   out = path.join(tmp, 'out');
   macStandIn(path.join(tmp, 'electron-mac'));
@@ -218,7 +188,7 @@ describe('electron-builder --mac dir --arm64 (stand-in Electron)', () => {
     expect(await fusesOf(app)).toEqual(FLIPPED);
     // the stand-in it was copied from still has Electron's defaults: the flip happened in the pack
     expect((await fusesOf(path.join(tmp, 'electron-mac/Electron.app'))).RunAsNode).toBe('1');
-    expect(fs.readFileSync(codesignLog, 'utf8').trim().split('\n')).toEqual([`--sign - --force --preserve-metadata=entitlements,requirements,flags,runtime --deep ${app}`]);
+    expect(fs.readFileSync(codesign.log, 'utf8').trim().split('\n')).toEqual([`--sign - --force --preserve-metadata=entitlements,requirements,flags,runtime --deep ${app}`]);
     // what the embedded asar integrity fuse checks app.asar against at launch
     const plist = fs.readFileSync(path.join(app, 'Contents/Info.plist'), 'utf8');
     expect(plist).toMatch(/<key>ElectronAsarIntegrity<\/key>\s*<dict>\s*<key>Resources\/app\.asar<\/key>\s*<dict>\s*<key>algorithm<\/key>\s*<string>SHA256<\/string>\s*<key>hash<\/key>\s*<string>[0-9a-f]{64}<\/string>/);

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFakeImage } from '../fixtures/fake-image.js';
+import { codesignStub, fuseCarrier, MAC_FUSE_FILE } from './stand-in-fuses.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'node_modules/electron-builder/cli.js');
@@ -45,6 +46,7 @@ function macStandIn(dir: string): void {
   put(path.join(c, 'Info.plist'), infoPlist('Electron', 'com.github.Electron'));
   put(path.join(c, 'MacOS', 'Electron'), MACHO, 0o755);
   put(path.join(c, 'Resources', 'electron.icns'), 'icns');
+  put(path.join(dir, 'Electron.app', MAC_FUSE_FILE), fuseCarrier(MACHO), 0o755); // for the fuse step
   for (const suffix of ['', ' (GPU)', ' (Renderer)', ' (Plugin)']) {
     const name = `Electron Helper${suffix}`;
     const h = path.join(c, 'Frameworks', `${name}.app`, 'Contents');
@@ -76,7 +78,7 @@ function pack(dir: string, env: Record<string, string> = {}): { status: number |
   const r = spawnSync(
     process.execPath,
     [cli, '--config', 'build/electron-builder.yml', '--mac', 'dir', '--arm64', `-c.electronDist=${path.join(tmp, 'electron-mac')}`, '-c.npmRebuild=false', `-c.directories.output=${out}`, '-c.mac.identity=null', '--publish', 'never'],
-    { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...clean, CSC_IDENTITY_AUTO_DISCOVERY: 'false', ELECTRON_BUILDER_CACHE: path.join(tmp, 'eb-cache'), ...env } },
+    { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...clean, ...codesignStub(path.join(tmp, 'bin')).env(clean), CSC_IDENTITY_AUTO_DISCOVERY: 'false', ELECTRON_BUILDER_CACHE: path.join(tmp, 'eb-cache'), ...env } },
   );
   return { status: r.status, output: `${r.stdout}\n${r.stderr}`, app: path.join(out, 'mac-arm64', 'Berth.app') };
 }
