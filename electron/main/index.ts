@@ -95,6 +95,7 @@ async function main(): Promise<void> {
         const url = `http://localhost:${port}/`;
         if (isAllowedExternal(url)) void shell.openExternal(url);
       },
+      stopContainer: (id) => void backend.invoke('containers.stop', { id }),
       openDashboard: () => windows.show('dashboard'),
       openConsole: () => windows.show('console'),
       quit: () => app.quit(),

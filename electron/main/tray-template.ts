@@ -3,6 +3,7 @@
 import type { MenuItemConstructorOptions } from 'electron';
 import { isUpState } from '../shared/status.js';
 import type { PortForward, Progress, Status, VmState } from '../shared/status.js';
+import type { ContainerInfo } from '../shared/docker.js';
 
 export interface TrayActions {
   start(): void;
@@ -12,6 +13,8 @@ export interface TrayActions {
   restart(): void;
   setEmulation(enabled: boolean): void;
   openPort(hostPort: number): void;
+  /** containers.stop of a running container (the Containers submenu) */
+  stopContainer?(id: string): void;
   openDashboard(): void;
   openConsole(): void;
   quit(): void;
@@ -28,6 +31,8 @@ export interface TrayOptions {
   pending?: TrayAction | null;
   /** ports from the latest `ports` event (newer than status.ports) */
   ports?: PortForward[];
+  /** from the latest `containers` event (or containers.list) */
+  containers?: ContainerInfo[];
 }
 
 export type TrayAction = 'start' | 'stop' | 'shutdown' | 'restart' | 'emulation';
@@ -134,6 +139,27 @@ function portsMenu(ports: PortForward[], up: boolean, openPort: (port: number) =
   return { id: 'ports', label: sorted.length ? `Ports (${sorted.length})` : 'Ports', enabled: up, submenu };
 }
 
+const MAX_CONTAINERS = 20;
+
+/** The running containers, each with its published ports to open and a Stop. */
+function containersMenu(containers: ContainerInfo[], forwards: PortForward[], up: boolean, a: TrayActions): MenuItemConstructorOptions {
+  const running = containers.filter((c) => c.state === 'running').sort((x, y) => (x.project ?? '').localeCompare(y.project ?? '') || x.name.localeCompare(y.name));
+  const hostPort = (p: number): number => forwards.find((f) => f.guestPort === p && f.state === 'forwarding')?.hostPort ?? p;
+  const submenu: MenuItemConstructorOptions[] = running.length
+    ? running.slice(0, MAX_CONTAINERS).map((c) => {
+        const ports = [...new Set(c.ports.filter((p) => p.publicPort && p.type === 'tcp').map((p) => hostPort(p.publicPort!)))].sort((x, y) => x - y);
+        const items: MenuItemConstructorOptions[] = [
+          ...ports.map((port) => ({ id: `container-${c.name}-open-${port}`, label: `Open localhost:${port}`, click: () => a.openPort(port) })),
+          ...(ports.length ? [{ type: 'separator' as const }] : []),
+          { id: `container-${c.name}-stop`, label: 'Stop', enabled: a.stopContainer !== undefined, click: () => a.stopContainer?.(c.id) },
+        ];
+        return { id: `container-${c.name}`, label: `${c.project ? `${c.project} › ${c.service ?? c.name}` : c.name}${c.emulated ? ' (emulated)' : ''}`, submenu: items };
+      })
+    : [{ id: 'containers-none', label: up ? 'No running containers' : 'Docker is not running', enabled: false }];
+  if (running.length > MAX_CONTAINERS) submenu.push({ id: 'containers-more', label: `${running.length - MAX_CONTAINERS} more in the Dashboard`, enabled: false });
+  return { id: 'containers', label: running.length ? `Containers (${running.length})` : 'Containers', enabled: up, submenu };
+}
+
 export function trayTemplate(status: Status | null, opts: TrayOptions): MenuItemConstructorOptions[] {
   const a = opts.actions;
   const state: VmState | null = status?.state ?? null;
@@ -167,6 +193,7 @@ export function trayTemplate(status: Status | null, opts: TrayOptions): MenuItem
       enabled: canEmulate,
       click: (item) => a.setEmulation(item.checked),
     },
+    containersMenu(up ? (opts.containers ?? []) : [], opts.ports ?? status?.ports ?? [], up, a),
     portsMenu(opts.ports ?? status?.ports ?? [], up, a.openPort),
     { type: 'separator' },
     { id: 'dashboard', label: 'Open Dashboard…', click: () => a.openDashboard() },

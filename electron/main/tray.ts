@@ -5,6 +5,7 @@ import { Menu, Tray, nativeImage } from 'electron';
 import type { Backend } from '../engine/backend.js';
 import { isUpState } from '../shared/status.js';
 import type { PortForward, Progress, Status } from '../shared/status.js';
+import type { ContainerInfo } from '../shared/docker.js';
 import { trayIconFile, trayIconState, trayTemplate, trayTooltip } from './tray-template.js';
 import type { TrayAction, TrayActions } from './tray-template.js';
 
@@ -14,6 +15,7 @@ export class TrayController {
   private ports: PortForward[] | undefined;
   private progress: Progress | null = null;
   private pending: TrayAction | null = null;
+  private containers: ContainerInfo[] | undefined;
   private readonly offs: Array<() => void> = [];
 
   constructor(
@@ -25,6 +27,9 @@ export class TrayController {
     this.offs.push(
       backend.on('status', (s) => {
         const up = isUpState(s.state);
+        // the Containers submenu: asked once when Docker comes up, then kept by `containers` events
+        if (up && this.containers === undefined) void this.loadContainers();
+        if (!up) this.containers = undefined;
         // a `ports` event is newer than a snapshot without ports; a VM that is not up has none
         if (!up || s.ports.length > 0) this.ports = undefined;
         this.status = s;
@@ -33,6 +38,10 @@ export class TrayController {
       }),
       backend.on('ports', (p) => {
         this.ports = p;
+        this.render();
+      }),
+      backend.on('containers', (c) => {
+        this.containers = c;
         this.render();
       }),
       backend.on('progress', (p) => {
@@ -48,6 +57,16 @@ export class TrayController {
     const r = await this.backend.invoke('vm.status', {});
     if (r.ok) {
       this.status = r.value;
+      this.render();
+      if (isUpState(r.value.state)) void this.loadContainers();
+    }
+  }
+
+  private async loadContainers(): Promise<void> {
+    this.containers = this.containers ?? [];
+    const r = await this.backend.invoke('containers.list', {});
+    if (r.ok && this.status && isUpState(this.status.state)) {
+      this.containers = r.value;
       this.render();
     }
   }
@@ -74,7 +93,7 @@ export class TrayController {
     if (this.tray.isDestroyed()) return;
     this.tray.setImage(this.icon());
     this.tray.setToolTip(trayTooltip(this.status));
-    const opts = { actions: this.actions, pending: this.pending, progress: this.progress, ...(this.ports ? { ports: this.ports } : {}) };
+    const opts = { actions: this.actions, pending: this.pending, progress: this.progress, ...(this.ports ? { ports: this.ports } : {}), ...(this.containers ? { containers: this.containers } : {}) };
     this.tray.setContextMenu(Menu.buildFromTemplate(trayTemplate(this.status, opts)));
   }
 

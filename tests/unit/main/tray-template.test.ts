@@ -5,6 +5,7 @@ import type { TrayActions } from '../../../electron/main/tray-template.js';
 import { VM_STATES } from '../../../electron/shared/status.js';
 import type { VmState } from '../../../electron/shared/status.js';
 import { makeStatus, PORTS } from '../../fixtures/status.js';
+import { containersFixture } from '../../fixtures/docker.js';
 
 function actions(): TrayActions & Record<string, ReturnType<typeof vi.fn>> {
   return {
@@ -58,7 +59,7 @@ describe('trayTemplate', () => {
       expect(items.at(-1)?.id).toBe('quit');
       // the item order a user sees
       expect(items.filter((i) => i.id && !i.id.startsWith('status')).map((i) => i.id)).toEqual([
-        'start', 'stop', 'shutdown', 'restart', 'emulation', 'ports', 'dashboard', 'console', 'quit',
+        'start', 'stop', 'shutdown', 'restart', 'emulation', 'containers', 'ports', 'dashboard', 'console', 'quit',
       ]);
     });
   }
@@ -195,5 +196,33 @@ describe('trayTemplate', () => {
     ]);
     expect(trayIconFile(trayIconState(null))).toBe('trayStoppedTemplate.png');
     expect(trayTooltip(makeStatus('stopped'))).toBe('Berth — Docker is stopped');
+  });
+});
+
+describe('tray: the Containers submenu', () => {
+  it('lists the running containers (compose ones as project › service), each with its ports to open and a Stop', () => {
+    const a = { ...actions(), stopContainer: vi.fn() };
+    const status = makeStatus('running', { ports: [{ protocol: 'tcp', guestPort: 8080, hostPort: 18080, guestAddress: '0.0.0.0', source: 'docker', state: 'forwarding' }] });
+    const items = trayTemplate(status, { actions: a, containers: containersFixture() });
+    const menu = byId(items, 'containers');
+    expect(menu).toMatchObject({ label: 'Containers (3)', enabled: true });
+    const sub = menu.submenu as MenuItemConstructorOptions[];
+    expect(sub.map((i) => i.label)).toEqual(['legacy-api (emulated)', 'shop › db', 'shop › web']);
+    const web = byId(sub, 'container-shop-web-1').submenu as MenuItemConstructorOptions[];
+    // the published port 8080 is forwarded to 18080 on this Mac: that is the one to open
+    expect(web.map((i) => i.label ?? i.type)).toEqual(['Open localhost:18080', 'separator', 'Stop']);
+    click(byId(web, 'container-shop-web-1-open-18080'));
+    expect(a.openPort).toHaveBeenCalledWith(18080);
+    click(byId(web, 'container-shop-web-1-stop'));
+    expect(a.stopContainer).toHaveBeenCalledWith(containersFixture()[0]!.id);
+  });
+
+  it('says when none runs, and is off while Docker is down (even with a stale list)', () => {
+    const none = byId(trayTemplate(makeStatus('running'), { actions: actions(), containers: [] }), 'containers');
+    expect(none.label).toBe('Containers');
+    expect((none.submenu as MenuItemConstructorOptions[]).map((i) => i.label)).toEqual(['No running containers']);
+    const down = byId(trayTemplate(makeStatus('stopped'), { actions: actions(), containers: containersFixture() }), 'containers');
+    expect(down).toMatchObject({ label: 'Containers', enabled: false });
+    expect((down.submenu as MenuItemConstructorOptions[]).map((i) => i.label)).toEqual(['Docker is not running']);
   });
 });
