@@ -3,7 +3,9 @@
 #   vmlinuz (direct kernel boot), initrd (tiny, busybox), base.qcow2 (ext4 root), manifest.json
 # Usage: build/guest/build-image.sh x86_64|aarch64 [--cache DIR] [--print-dir]
 # The output lands in $CACHE/<arch>-<recipe hash>/ and is reused while the recipe (this script,
-# packages.txt and resources/guest/) is unchanged, so a second run is instant.
+# the package lists, the CLI-plugin pins, resources/guest/, the suite and the host arch) is
+# unchanged, so a second run is instant.
+# BERTH_DEBIAN_SUITE picks the Debian release: bookworm (Debian 12, the default) or trixie (Debian 13).
 set -euo pipefail
 
 # Everything runs inside main(), which bash parses whole before running: editing this file while
@@ -31,10 +33,14 @@ esac
 suite=${BERTH_DEBIAN_SUITE:-bookworm}
 mirror=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
+# The suite's own additions to packages.txt (e.g. trixie split the docker client out of docker.io).
+suite_pkgs="$here/packages-$suite.txt"
+[ -f "$suite_pkgs" ] || suite_pkgs=/dev/null
+host_debarch=$(dpkg --print-architecture)
 recipe_hash() {
   {
-    echo "arch=$arch suite=$suite"
-    sha256sum "$here/build-image.sh" "$here/packages.txt" | awk '{print $1}'
+    echo "arch=$arch suite=$suite host=$host_debarch"
+    sha256sum "$here/build-image.sh" "$here/packages.txt" "$suite_pkgs" "$here/cli-plugins.txt" | awk '{print $1}'
     (cd "$repo/resources/guest" && find . -type f | LC_ALL=C sort | while read -r f; do
       printf '%s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum < "$f" | awk '{print $1}')"
     done)
@@ -88,10 +94,10 @@ fi
 # Stage 1, the slow part (minutes under qemu-user for a foreign arch), is cached on its own, keyed
 # by the package list and this stage's version, so editing the guest's boot files rebuilds in seconds.
 BOOTSTRAP_VERSION=2
-bhash=$( { echo "v$BOOTSTRAP_VERSION $arch $suite $mirror"; grep -v '^\s*#' "$here/packages.txt"; } | sha256sum | cut -c1-16)
+bhash=$( { echo "v$BOOTSTRAP_VERSION $arch $suite $mirror"; grep -hv '^\s*#' "$here/packages.txt" "$suite_pkgs"; } | sha256sum | cut -c1-16)
 btar="$cache/bootstrap-$arch-$bhash.tar.zst"
 bootstrap() {
-  pkgs=$(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$' | tr '\n' ',')"$kpkg"
+  pkgs=$(grep -hv '^\s*#' "$here/packages.txt" "$suite_pkgs" | grep -v '^\s*$' | tr '\n' ',')"$kpkg"
   step 1 "bootstrapping Debian $suite/$debarch with $(echo "$pkgs" | tr ',' '\n' | wc -l) packages"
   # Trim at unpack time: no docs/man/locales, and of qemu-user-static only the one foreign emulator.
   # update-initramfs is diverted to /bin/true: Debian's 36 MB initrd is never used (we build a
@@ -102,10 +108,13 @@ bootstrap() {
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
-    --dpkgopt='path-exclude=/usr/bin/qemu-*-static' \
+    --dpkgopt='path-exclude=/usr/bin/qemu-*' \
     --dpkgopt="path-include=/usr/bin/qemu-$foreign-static" \
+    --dpkgopt="path-include=/usr/bin/qemu-$foreign" \
     --dpkgopt='path-exclude=/usr/lib/binfmt.d/qemu-*' \
     --dpkgopt="path-include=/usr/lib/binfmt.d/qemu-$foreign.conf" \
+    --dpkgopt='path-exclude=/usr/share/qemu/binfmt.d/*' \
+    --dpkgopt="path-include=/usr/share/qemu/binfmt.d/qemu-$foreign.conf" \
     --dpkgopt='path-exclude=/usr/libexec/qemu-binfmt/*' \
     --dpkgopt="path-include=/usr/libexec/qemu-binfmt/$foreign-binfmt-P" \
     --aptopt='Acquire::Retries "3"' \
@@ -124,7 +133,8 @@ bootstrap() {
   (cd "$fa/deb" && apt-get "${aptf[@]}" download "busybox-static:$fdeb" >/dev/null)
   dpkg-deb -x "$fa"/deb/busybox-static_*.deb "$fa/x"
   mkdir -p "$root/usr/share/berth/selftest"
-  cp "$fa/x/bin/busybox" "$root/usr/share/berth/selftest/busybox-$foreign"
+  # bookworm ships /bin/busybox, trixie (merged /usr) /usr/bin/busybox
+  cp "$(ls "$fa"/x/bin/busybox "$fa"/x/usr/bin/busybox 2>/dev/null | head -n1)" "$root/usr/share/berth/selftest/busybox-$foreign"
 }
 mkdir -p "$root"
 if [ -f "$btar" ]; then
@@ -137,11 +147,22 @@ fi
 
 step 2 "configuring the guest"
 kver=$(ls "$root/lib/modules" | sort -V | tail -n1)
+pkgver() { dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Version}' "$1" 2>/dev/null || true; }
+docker_ver=$(pkgver docker.io)
+containerd_ver=$(pkgver containerd)
 cp -a "$repo/resources/guest/rootfs/." "$root/"
 mkdir -p "$root/usr/share/berth/binfmt"
-if [ -f "$root/usr/lib/binfmt.d/qemu-$foreign.conf" ]; then
+if [ -e "$root/usr/lib/binfmt.d/qemu-$foreign.conf" ]; then
   # Emulation is opt-in: systemd-binfmt must not register it at boot; berth-emulation does.
-  mv "$root/usr/lib/binfmt.d/qemu-$foreign.conf" "$root/usr/share/berth/binfmt/"
+  # On trixie the entry is a relative symlink into /usr/share/qemu/binfmt.d: copy what it points at.
+  conf=$(readlink "$root/usr/lib/binfmt.d/qemu-$foreign.conf" || true)
+  case "$conf" in
+    "") src="$root/usr/lib/binfmt.d/qemu-$foreign.conf" ;;
+    /*) src="$root$conf" ;;
+    *) src="$root/usr/lib/binfmt.d/$conf" ;;
+  esac
+  cp "$src" "$root/usr/share/berth/binfmt/qemu-$foreign.conf"
+  rm -f "$root/usr/lib/binfmt.d/qemu-$foreign.conf" "$root/usr/share/qemu/binfmt.d/qemu-$foreign.conf"
 fi
 systemctl --root="$root" enable berth-boot.service docker.service ssh.service >/dev/null 2>&1
 systemctl --root="$root" mask \
@@ -191,15 +212,23 @@ add_mod() {
   for dep in $(awk -F': ' -v m="$rel" '$1==m {print $2}' "$root/lib/modules/$kver/modules.dep"); do add_mod "$dep"; done
   order+=("$rel")
 }
+# A module missing here is built into the kernel (modules.builtin): nothing to load.
 for m in virtio_pci virtio_mmio virtio_blk ext4 crc32c_generic; do
-  rel=$(awk -F: -v m="/$m.ko" 'index($1, m) && substr($1, length($1)-length(m)+1)==m {print $1; exit}' \
+  rel=$(awk -F: -v m="/$m.ko" '{f=$1; sub(/\.(xz|zst|gz)$/, "", f)} index(f, m) && substr(f, length(f)-length(m)+1)==m {print $1; exit}' \
     "$root/lib/modules/$kver/modules.dep")
   [ -n "$rel" ] && add_mod "$rel"
 done
+# trixie's kernel ships modules xz-compressed; busybox insmod wants them plain.
 for rel in "${order[@]}"; do
+  plain=${rel%.xz}; plain=${plain%.zst}; plain=${plain%.gz}
   mkdir -p "$ird/lib/modules/$(dirname "$rel")"
-  cp "$root/lib/modules/$kver/$rel" "$ird/lib/modules/$rel"
-  echo "$rel" >> "$ird/modules.order"
+  case "$rel" in
+    *.xz) xz -dc "$root/lib/modules/$kver/$rel" > "$ird/lib/modules/$plain" ;;
+    *.zst) zstd -dcq "$root/lib/modules/$kver/$rel" > "$ird/lib/modules/$plain" ;;
+    *.gz) gzip -dc "$root/lib/modules/$kver/$rel" > "$ird/lib/modules/$plain" ;;
+    *) cp "$root/lib/modules/$kver/$rel" "$ird/lib/modules/$plain" ;;
+  esac
+  echo "$plain" >> "$ird/modules.order"
 done
 touch "$ird/modules.order"
 
@@ -208,6 +237,42 @@ mkdir -p "$stage"
 (cd "$ird" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9) > "$stage/initrd"
 cp "$root/boot/vmlinuz-$kver" "$stage/vmlinuz"
 rm -f "$root"/boot/vmlinuz* "$root"/boot/System.map* "$root"/boot/config*
+
+# The host's docker CLI gets compose and buildx from here (the engine copies them under
+# BERTH_HOME and announces them in the Docker config): Debian's builds for the *host* arch, pinned
+# by version and .deb sha256 in cli-plugins.txt, kept in $cache/debs between builds.
+mkdir -p "$stage/cli-plugins" "$cache/debs"
+plugins_json=""
+while read -r pname pver parch psha psuite; do
+  case "$pname" in ''|'#'*) continue ;; esac
+  [ "$parch" = "$host_debarch" ] || continue
+  deb="$cache/debs/${pname}_${pver}_${parch}.deb"
+  if [ ! -f "$deb" ] || [ "$(sha256sum < "$deb" | awk '{print $1}')" != "$psha" ]; then
+    pa="$work/plugin-apt"
+    if [ ! -d "$pa/lists" ]; then
+      mkdir -p "$pa/lists/partial" "$pa/cache/archives/partial" "$pa/deb"
+      echo "deb [arch=$parch] $mirror $psuite main" > "$pa/sources.list"
+      papt=(-o "Dir::Etc::SourceList=$pa/sources.list" -o Dir::Etc::SourceParts=- -o "Dir::State::Lists=$pa/lists"
+        -o "Dir::Cache=$pa/cache" -o "APT::Architecture=$parch" -o "APT::Architectures::=$parch" -o Debug::NoLocking=1 -q)
+      apt-get "${papt[@]}" update >/dev/null
+    fi
+    (cd "$pa/deb" && apt-get "${papt[@]}" download "$pname:$parch=$pver" >/dev/null 2>&1) || {
+      echo "build-image: cannot download $pname $pver ($parch) from $psuite: update build/guest/cli-plugins.txt" >&2; exit 1; }
+    got=$(ls "$pa"/deb/"${pname}"_*_"$parch".deb | head -n1)
+    if [ "$(sha256sum < "$got" | awk '{print $1}')" != "$psha" ]; then
+      echo "build-image: $pname $pver: sha256 of the .deb is not the pinned $psha" >&2; exit 1
+    fi
+    mv "$got" "$deb"
+  fi
+  px="$work/plugin-x/$pname"
+  mkdir -p "$px"
+  dpkg-deb -x "$deb" "$px"
+  cp "$px/usr/libexec/docker/cli-plugins/$pname" "$stage/cli-plugins/$pname"
+  chmod 755 "$stage/cli-plugins/$pname"
+  plugins_json="$plugins_json${plugins_json:+,}
+    $(printf '{"name":"%s","package":"%s","version":"%s","size":%s,"sha256":"%s"}' "$pname" "$pname" "${pver%%[+-]*}" \
+      "$(stat -c %s "$stage/cli-plugins/$pname")" "$(sha256sum "$stage/cli-plugins/$pname" | awk '{print $1}')")"
+done < "$here/cli-plugins.txt"
 
 step 5 "making the ext4 root disk"
 size_mb=$(( $(du -sm "$root" | cut -f1) * 2 + 512 ))
@@ -229,6 +294,10 @@ cat > "$stage/manifest.json" <<EOF
   "recipeHash": "$hash",
   "debian": "$suite",
   "kernelVersion": "$kver",
+  "dockerVersion": "${docker_ver%%[+~-]*}",
+  "containerdVersion": "${containerd_ver%%[+~-]*}",
+  "cliPlugins": [$plugins_json
+  ],
   "rootSizeMB": $(du -sm "$root" | cut -f1),
   "buildSeconds": $secs,
   "createdAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
