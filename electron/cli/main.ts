@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { Envelope } from '../shared/contract.js';
 import type { Status, StepRecord } from '../shared/status.js';
@@ -13,8 +14,10 @@ import { EventLog, tailFile } from '../engine/event-log.js';
 import { attachOrSpawn, hostSupervisor, offlineStatus, stopOrphan, tryAttach } from '../engine/host.js';
 import { instancePaths } from '../engine/instance.js';
 import type { InstancePaths } from '../engine/instance.js';
+import { isAlive, readPid } from '../engine/qemu-process.js';
 import { discardSaved, savedInfo } from '../engine/suspend/saved-state.js';
 import { formatPorts, formatStatus } from './format.js';
+import { cmdDisk, DISK_USAGE } from './disk.js';
 
 const USAGE = `usage: berth <command> [options]
 
@@ -27,7 +30,7 @@ commands:
                          to disk and the next start resumes it, containers still running;
                          --shutdown powers off instead (ACPI, then signals) and discards a
                          saved state; --force skips the graceful steps
-  restart                shut down (never a suspend), then boot
+  restart                shut down (never a suspend; a saved state is discarded), then boot
   status [--json]        state, arch, accelerator, docker socket, ports, mounts, emulation
   ports [--json]         forwarded ports
   mounts [--json]        host folders shared with the VM
@@ -35,7 +38,9 @@ commands:
                          foreign-architecture emulation (qemu-user + binfmt_misc)
   shell [-- CMD…]        a shell (or one command) in the VM
   logs [--follow] [--source serial|events|agent|supervisor]
-  delete                 stop and delete the instance (its disk and Docker data)
+${DISK_USAGE}
+  delete [--yes]         stop and delete the instance (its disk and Docker data); asks
+                         first, and outside a terminal refuses without --yes
 
 options for every command:
   --instance NAME        the instance to use (default: default)`;
@@ -72,7 +77,11 @@ function printSteps(backend: Backend): () => void {
       err(`[${i + 1}/${steps.length}] ${st.label}: ${mark}${ms}${st.detail && st.state !== 'done' ? ` — ${st.detail}` : ''}`);
     });
   };
-  const offStatus = backend.on('status', (s) => print(s.steps));
+  const offStatus = backend.on('status', (s) => {
+    // A restart first stops: the old boot's steps are not news, and the new boot's are printed again.
+    if (s.state === 'stopping' || s.state === 'stopped') seen.clear();
+    else print(s.steps);
+  });
   let lastImage = '';
   const offProgress = backend.on('progress', (p) => {
     if (p.task === 'image' && p.label !== lastImage) {
@@ -291,21 +300,103 @@ async function cmdLogs(p: InstancePaths, args: string[]): Promise<number> {
   }
 }
 
-async function cmdDelete(p: InstancePaths, args: string[]): Promise<number> {
+/** Restart is a fresh boot everywhere (CLI, tray, dashboard): never a suspend and resume. */
+async function cmdRestart(p: InstancePaths, args: string[]): Promise<number> {
   parseArgs({ args, options: {}, strict: true });
   const c = await tryAttach(p);
+  if (!c) {
+    // Nothing supervises the instance: shut down a VM left without its supervisor, drop a saved state, boot.
+    const how = await stopOrphan(p);
+    if (how !== 'not running') err(`stopped (${how})`);
+    if (discardSaved(p)) {
+      new EventLog(p.events).append('saved-discarded', { why: 'restart' });
+      err('berth: the saved state was discarded; restart boots cold');
+    }
+    return cmdStart(p, []);
+  }
+  await c.subscribe();
+  err('berth: shutting down, then booting');
+  const stopPrinting = printSteps(c);
+  const s = unwrap(await c.invoke('vm.restart', {}));
+  stopPrinting();
+  await c.close();
+  return reportStart(s);
+}
+
+/** How long `berth delete` waits for a supervisor to exit once its VM is off (the headless one takes 3 s). */
+const SUPERVISOR_EXIT_MS = 15_000;
+
+async function waitExit(pid: number, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; isAlive(pid); ) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/** y or yes (any case) deletes; anything else, or end of input, does not. */
+function confirm(question: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    let answered = false;
+    rl.once('close', () => {
+      if (!answered) process.stderr.write('\n');
+      resolve(answered);
+    });
+    rl.question(question, (a) => {
+      answered = /^\s*y(es)?\s*$/i.test(a);
+      rl.close();
+    });
+  });
+}
+
+async function cmdDelete(p: InstancePaths, args: string[], supervisorExitMs: number): Promise<number> {
+  const { values } = parseArgs({ args, options: { yes: { type: 'boolean', short: 'y' } }, strict: true });
+  if (!fs.existsSync(p.dir)) {
+    err(`berth: there is no instance ${p.name} (${p.dir}); nothing to delete`);
+    return 0;
+  }
+  const who = `instance ${p.name} (${p.dir})`;
+  const what = `${who}: its disk and all its Docker images, containers and volumes`;
+  if (!values.yes) {
+    if (!process.stdin.isTTY) {
+      err(`berth: delete removes ${what}; without a terminal to ask, it needs --yes`);
+      err(`  hint: \`berth delete --yes${p.name === 'default' ? '' : ` --instance ${p.name}`}\` deletes without asking.`);
+      return 2;
+    }
+    if (!(await confirm(`Delete ${what}? [y/N] `))) {
+      err('berth: nothing was deleted');
+      return 1;
+    }
+  }
+  const c = await tryAttach(p);
   if (c) {
-    unwrap(await c.invoke('vm.stop', { shutdown: true }));
-    await c.close();
-    await new Promise((r) => setTimeout(r, 3500));
+    try {
+      unwrap(await c.invoke('vm.stop', { shutdown: true }));
+    } finally {
+      await c.close();
+    }
   } else await stopOrphan(p);
+  // Its supervisor still has files open in the directory until it exits; the headless one exits
+  // by itself once the VM is off, the app's does not (it supervises until quit).
+  const sup = readPid(p.supervisorPid);
+  if (sup && sup !== process.pid && !(await waitExit(sup, supervisorExitMs))) {
+    err(`berth: the supervisor of ${p.name} (pid ${sup}) still runs after its VM stopped; nothing was deleted`);
+    err('  hint: If the Berth app runs this instance, quit the app, then `berth delete` again.');
+    return 1;
+  }
   await removeDockerContext(p.docker, dockerContextName(p.name)).catch(() => undefined);
   fs.rmSync(p.dir, { recursive: true, force: true });
-  err(`deleted instance ${p.name} (${p.dir})`);
+  err(`deleted ${who}`);
   return 0;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface MainOptions {
+  /** How long `delete` waits for the supervisor to exit (default 15 s). */
+  supervisorExitMs?: number;
+}
+
+export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
   let instance = 'default';
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -334,12 +425,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdStart(p, args);
       case 'stop':
         return await cmdStop(p, args);
-      case 'restart': {
-        const code = await cmdStop(p, []);
-        if (code !== 0) return code;
-        await new Promise((r) => setTimeout(r, 3500)); // let a headless supervisor exit
-        return await cmdStart(p, args);
-      }
+      case 'restart':
+        return await cmdRestart(p, args);
       case 'status':
         return await cmdStatus(p, args, 'status');
       case 'ports':
@@ -352,8 +439,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdShell(p, args);
       case 'logs':
         return await cmdLogs(p, args);
+      case 'disk':
+        return await cmdDisk(p, args, out, err);
       case 'delete':
-        return await cmdDelete(p, args);
+        return await cmdDelete(p, args, opts.supervisorExitMs ?? SUPERVISOR_EXIT_MS);
       default:
         return usage(`unknown command ${JSON.stringify(cmd)}`);
     }

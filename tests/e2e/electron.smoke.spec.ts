@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { _electron as electron, expect, test } from '@playwright/test';
+import type { BerthApi } from '../../electron/shared/contract.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 
@@ -33,9 +34,9 @@ test('the app starts with a sandboxed dashboard exposing exactly window.berth, a
     const win = await app.firstWindow();
     await expect(win.getByRole('heading', { name: 'Docker Engine' })).toBeVisible();
     await expect(win.getByTestId('state-badge')).toHaveText(/Stopped|Connecting…/);
-    expect(await win.evaluate(() => Object.keys(window.berth ?? {}).sort())).toEqual(['invoke', 'on']);
+    expect(await win.evaluate(() => Object.keys((globalThis as { berth?: BerthApi }).berth ?? {}).sort())).toEqual(['invoke', 'on']);
     expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
-    expect(await win.evaluate(async () => (await window.berth!.invoke('vm.status', {})).ok)).toBe(true);
+    expect(await win.evaluate(async () => (await (globalThis as { berth?: BerthApi }).berth!.invoke('vm.status', {})).ok)).toBe(true);
     // sandboxed, isolated, no Node: the page sees neither require nor process
     expect(await win.evaluate(() => typeof (globalThis as { process?: unknown }).process)).toBe('undefined');
     expect(await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows().length)).toBe(1);

@@ -89,14 +89,14 @@ describe('sleep and wake', () => {
     vi.spyOn(backend, 'invoke').mockImplementation(async (method, params) => {
       if (method === 'vm.stop') {
         backend.calls.push({ method, params });
-        return { ok: false, error: { code: 'E_QMP', message: 'migrate failed' } };
+        return { ok: false, error: { code: 'E_QEMU', message: 'migrate failed' } };
       }
-      return invoke(method, params);
+      return invoke(method, params as never);
     });
     await sleep.onSuspend();
     await sleep.onResume();
     expect(actions(backend).map((c) => c.method)).toEqual(['vm.stop', 'vm.wake']);
-    expect(logs).toContain('sleep: vm.stop failed: E_QMP migrate failed');
+    expect(logs).toContain('sleep: vm.stop failed: E_QEMU migrate failed');
   });
 
   it('shows the suspend and the resume as the tray’s pending actions', async () => {

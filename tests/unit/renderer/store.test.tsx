@@ -170,11 +170,11 @@ describe('dashboard store', () => {
   });
 
   it('names a failed shut down in words', async () => {
-    api.answers['vm.stop'] = () => ({ ok: false, error: { code: 'E_QMP', message: 'QEMU did not answer' } });
+    api.answers['vm.stop'] = () => ({ ok: false, error: { code: 'E_QEMU', message: 'QEMU did not answer' } });
     stop = useBerth.getState().init();
     await flush();
     await useBerth.getState().shutdown();
-    expect(useBerth.getState().actionError).toMatchObject({ action: 'shutdown', code: 'E_QMP' });
+    expect(useBerth.getState().actionError).toMatchObject({ action: 'shutdown', code: 'E_QEMU' });
   });
 
   it('shows a setting at once, runs saves one after another, and restores it when the save fails', async () => {
