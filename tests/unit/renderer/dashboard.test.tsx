@@ -301,7 +301,7 @@ describe('dashboard', () => {
 
   it('names a failed shut down', async () => {
     await show(makeStatus('stopped', { saved: { at: '2026-11-29T11:00:00.000Z', bytes: 1_300_000_000, containersToRestart: [] } }));
-    api.answers['vm.stop'] = () => ({ ok: false, error: { code: 'E_QMP', message: 'QEMU did not answer' } });
+    api.answers['vm.stop'] = () => ({ ok: false, error: { code: 'E_QEMU', message: 'QEMU did not answer' } });
     fireEvent.click(button('Shut down (discard saved state)'));
     await flush();
     expect(screen.getByRole('alert').textContent).toContain('Could not shut down Docker: QEMU did not answer');
