@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFakeImage } from '../fixtures/fake-image.js';
-import { codesignStub, fuseCarrier, MAC_FUSE_FILE } from './stand-in-fuses.js';
+import { codesignStub, FLIPPED, fuseCarrier, fusesOf, MAC_FUSE_FILE } from './stand-in-fuses.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'node_modules/electron-builder/cli.js');
@@ -71,13 +71,13 @@ function makeProject(dir: string, manifests: string): void {
   fs.cpSync(manifests, path.join(dir, 'resources/images'), { recursive: true });
 }
 
-function pack(dir: string, env: Record<string, string> = {}): { status: number | null; output: string; app: string } {
+function pack(dir: string, env: Record<string, string> = {}, extra: string[] = []): { status: number | null; output: string; app: string } {
   const out = path.join(dir, 'out');
   const clean = { ...process.env };
   delete clean.BERTH_ALLOW_PLACEHOLDER_IMAGES;
   const r = spawnSync(
     process.execPath,
-    [cli, '--config', 'build/electron-builder.yml', '--mac', 'dir', '--arm64', `-c.electronDist=${path.join(tmp, 'electron-mac')}`, '-c.npmRebuild=false', `-c.directories.output=${out}`, '-c.mac.identity=null', '--publish', 'never'],
+    [cli, '--config', 'build/electron-builder.yml', '--mac', 'dir', '--arm64', `-c.electronDist=${path.join(tmp, 'electron-mac')}`, '-c.npmRebuild=false', `-c.directories.output=${out}`, '-c.mac.identity=null', '--publish', 'never', ...extra],
     { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...clean, ...codesignStub(path.join(tmp, 'bin')).env(clean), CSC_IDENTITY_AUTO_DISCOVERY: 'false', ELECTRON_BUILDER_CACHE: path.join(tmp, 'eb-cache'), ...env } },
   );
   return { status: r.status, output: `${r.stdout}\n${r.stderr}`, app: path.join(out, 'mac-arm64', 'Berth.app') };
@@ -170,4 +170,17 @@ describe('a pack with published manifests', () => {
   it('declares macOS 14.0, the floor the bundled QEMU is verified against', () => {
     expect(plist).toMatch(/<key>LSMinimumSystemVersion<\/key>\s*<string>14\.0<\/string>/);
   });
+});
+
+describe('the pack the macOS workflow drives with Playwright', () => {
+  it('keeps the release fuses except --inspect, which Playwright’s _electron needs to attach', async () => {
+    const flag = '-c.electronFuses.enableNodeCliInspectArguments=true';
+    expect(fs.readFileSync(path.join(repo, '.github/workflows/macos.yml'), 'utf8')).toContain(flag);
+    const dir = path.join(tmp, 'e2e-proj');
+    const manifests = path.join(tmp, 'published');
+    makeProject(dir, fs.existsSync(manifests) ? manifests : publishedManifests());
+    const r = pack(dir, {}, [flag]);
+    expect(r.status, r.output).toBe(0);
+    expect(await fusesOf(r.app)).toEqual({ ...FLIPPED, EnableNodeCliInspectArguments: '1' });
+  }, 180_000);
 });
