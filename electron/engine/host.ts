@@ -18,37 +18,19 @@ import { savedInfo } from './suspend/saved-state.js';
 import { EventLog } from './event-log.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
-import { isAlive, isQemuPid, readPid } from './qemu-process.js';
+import { acquirePidLock, clearStaleLock, releasePidLock } from './pid-lock.js';
+import { isAlive, readPid } from './pid.js';
 import { Supervisor } from './supervisor.js';
+import { isOurQemu, monitorNamesUs, signalOurQemu } from './vm/identity.js';
+import type { IdentityOptions } from './vm/identity.js';
 
-/** Take the instance's supervisor lock (O_EXCL pid file); a lock left by a dead process is taken over. */
+/** Take the instance's supervisor lock; a lock left by a dead process is taken over (by one taker only). */
 export function acquireLock(p: InstancePaths): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(p.supervisorPid, 'wx', 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = readPid(p.supervisorPid);
-      if (holder && holder !== process.pid && isAlive(holder)) return false;
-      if (holder === process.pid) return true;
-      // Stale: rename first so two takers cannot both unlink-and-create.
-      const stale = `${p.supervisorPid}.stale.${process.pid}`;
-      try {
-        fs.renameSync(p.supervisorPid, stale);
-        fs.rmSync(stale, { force: true });
-      } catch {
-        // someone else took it over
-      }
-    }
-  }
-  return false;
+  return acquirePidLock(p.supervisorPid);
 }
 
 export function releaseLock(p: InstancePaths): void {
-  if (readPid(p.supervisorPid) === process.pid) fs.rmSync(p.supervisorPid, { force: true });
+  releasePidLock(p.supervisorPid);
 }
 
 export interface Hosted {
@@ -121,7 +103,7 @@ export async function attachOrSpawn(p: InstancePaths): Promise<ControlClient> {
 }
 
 /** The truth from the instance files when no supervisor answers (DESIGN §4). Cleans stale files. */
-export function offlineStatus(p: InstancePaths): Status {
+export function offlineStatus(p: InstancePaths, identity: IdentityOptions = {}): Status {
   let settings;
   try {
     settings = loadSettings(p.settings);
@@ -151,7 +133,7 @@ export function offlineStatus(p: InstancePaths): Status {
   const accelMemo = rememberedAccelFailures(p.cache, { guest: arch });
   if (accelMemo.length) base.accelMemo = accelMemo;
   const qpid = readPid(p.qemuPid);
-  if (qpid && isAlive(qpid) && isQemuPid(qpid)) {
+  if (isOurQemu(qpid, p, identity)) {
     return {
       ...base,
       state: 'degraded',
@@ -167,8 +149,7 @@ export function offlineStatus(p: InstancePaths): Status {
   // Nothing runs: remove what a crashed process left behind, so the next start is clean.
   if (fs.existsSync(p.dir)) {
     for (const f of [p.qemuPid, p.qmp, p.qmpDebug, p.serialSock, p.docker, p.control]) fs.rmSync(f, { force: true });
-    const sp = readPid(p.supervisorPid);
-    if (sp && !isAlive(sp)) fs.rmSync(p.supervisorPid, { force: true });
+    clearStaleLock(p.supervisorPid);
   }
   const last = [...EventLog.readLast(p.events)].reverse().find((e) => e.kind === 'state');
   if (last?.state === 'error' && last.error) return { ...base, state: 'error', error: last.error as VmError };
@@ -189,27 +170,32 @@ export function offlineStatus(p: InstancePaths): Status {
 
 export type { Backend };
 
-/** Stop a VM whose supervisor died: QMP powerdown, then signals (the same ladder, by pid). */
-export async function stopOrphan(p: InstancePaths, force = false): Promise<string> {
+/** Stop a VM whose supervisor died: QMP powerdown, then signals (the same ladder, by pid, each time re-checked). */
+export async function stopOrphan(p: InstancePaths, force = false, identity: IdentityOptions = {}): Promise<string> {
   const pid = readPid(p.qemuPid);
-  if (!pid || !isAlive(pid) || !isQemuPid(pid)) return 'not running';
+  if (!isOurQemu(pid, p, identity)) return 'not running';
   const { QmpClient } = await import('./qmp.js');
   const { waitGone } = await import('./qemu-process.js');
   let how = 'SIGTERM';
-  if (!force) {
+  try {
+    const qmp = await QmpClient.connect(p.qmp, 3000);
     try {
-      const qmp = await QmpClient.connect(p.qmp, 3000);
-      await qmp.execute('system_powerdown', undefined, 3000);
-      if (await waitGone(pid, 30_000)) how = 'powerdown';
+      // A monitor that answers with another name is not our VM's, whatever the command line says.
+      if (!(await monitorNamesUs(qmp, p)).ok) return 'not running';
+      if (!force) {
+        await qmp.execute('system_powerdown', undefined, 3000);
+        if (await waitGone(pid, 30_000)) how = 'powerdown';
+      }
+    } finally {
       qmp.close();
-    } catch {
-      // fall through
     }
+  } catch {
+    // no monitor: the command line was the check
   }
   if (isAlive(pid)) {
-    process.kill(pid, 'SIGTERM');
+    signalOurQemu(pid, p, 'SIGTERM', identity);
     if (!(await waitGone(pid, 5000))) {
-      process.kill(pid, 'SIGKILL');
+      signalOurQemu(pid, p, 'SIGKILL', identity);
       await waitGone(pid, 5000);
       how = 'SIGKILL';
     }

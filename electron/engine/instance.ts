@@ -42,7 +42,34 @@ export function ensureInstanceDir(p: InstancePaths): void {
   fs.mkdirSync(p.home, { recursive: true, mode: 0o700 });
   fs.mkdirSync(p.dir, { recursive: true, mode: 0o700 });
   fs.mkdirSync(path.join(p.dir, 'ssh'), { recursive: true, mode: 0o700 });
-  fs.chmodSync(p.dir, 0o700);
+  privateTree(p.dir);
+}
+
+/**
+ * The instance directory holds the VM's memory image, its serial console, keys and sockets: the
+ * user's alone. Files an older Berth (or a QEMU run with umask 022) left readable by others are
+ * closed here; new ones are created 0600 (0700 for directories) in the first place.
+ */
+export function privateTree(dir: string): void {
+  const close = (f: string) => {
+    try {
+      const st = fs.lstatSync(f);
+      if (st.mode & 0o077 && !st.isSymbolicLink()) fs.chmodSync(f, st.mode & 0o700);
+    } catch {
+      // vanished, or not ours to change: the 0700 directory still guards it
+    }
+  };
+  close(dir);
+  let entries: fs.Dirent[] = [];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const d of entries) {
+    if (d.isDirectory()) privateTree(path.join(dir, d.name));
+    else close(path.join(dir, d.name));
+  }
 }
 
 export function listInstances(home: string = berthHome()): string[] {

@@ -3,55 +3,44 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { BerthFailure } from './errors.js';
+import { isAlive } from './pid.js';
 import { QmpClient } from './qmp.js';
 import type { QemuCommand } from './qemu-args.js';
 
-export function spawnQemu(cmd: QemuCommand, logFile: string): ChildProcess {
+/**
+ * Start QEMU with umask 077, so everything it creates in the instance directory (the serial log,
+ * its sockets, and the saved VM state that the `cat` it forks for a save writes: a full copy of
+ * the guest's memory) is readable by the user alone. Through /bin/sh, because Node cannot set a
+ * child's umask; `exec` keeps the pid, so the pid we report and signal is QEMU's own.
+ */
+export function spawnQemu(cmd: QemuCommand, logFile: string, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const binary = resolveBinary(cmd.binary, env.PATH);
   const out = fs.openSync(logFile, 'a', 0o600);
   fs.writeSync(out, `\n--- ${new Date().toISOString()} ${cmd.binary} ${cmd.args.join(' ')}\n`);
   // detached: QEMU gets its own process group, so a Ctrl-C aimed at `berth start --foreground`
   // reaches the supervisor (which shuts the VM down properly) and not QEMU directly.
-  const child = spawn(cmd.binary, cmd.args, { stdio: ['ignore', out, out], detached: true });
+  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', binary, ...cmd.args], { stdio: ['ignore', out, out], detached: true, env });
   fs.closeSync(out);
   return child;
 }
 
-export function isAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+/** The binary as a path (the shell would only say "not found" in qemu.log); throws the same error a failed spawn gave. */
+function resolveBinary(binary: string, searchPath: string | undefined): string {
+  const candidates = binary.includes('/') ? [binary] : (searchPath ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, binary));
+  for (const c of candidates) {
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+      if (fs.statSync(c).isFile()) return c;
+    } catch {
+      // next
+    }
   }
-  // A killed process whose parent died stays a zombie until init reaps it (seconds in a
-  // container): kill(0) still succeeds, but it is dead.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS): kill(0) is the answer
-  }
+  throw new BerthFailure('E_QEMU', `cannot run ${binary}: not found or not executable`, `Install QEMU (${binary}) or check PATH.`);
 }
 
-export function readPid(file: string): number | undefined {
-  try {
-    const n = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Is `pid` a QEMU process (guards against a recycled pid in a stale qemu.pid)? */
-export function isQemuPid(pid: number): boolean {
-  try {
-    return /qemu-system/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    // No /proc (macOS): trust kill(0).
-    return isAlive(pid) && process.platform === 'darwin';
-  }
-}
+export { isAlive, readPid } from './pid.js';
 
 export async function connectQmp(path: string, deadline: number, isUp: () => boolean): Promise<QmpClient> {
   let last: Error | undefined;

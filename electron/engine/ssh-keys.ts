@@ -24,6 +24,8 @@ async function keygen(file: string, comment: string): Promise<void> {
     throw new BerthFailure('E_SSH', `ssh-keygen failed: ${(e as Error).message}`, 'Install OpenSSH (ssh-keygen) on the host.');
   }
   fs.chmodSync(file, 0o600);
+  // ssh-keygen writes the public half 0644; nothing needs to read it but us.
+  fs.chmodSync(file + '.pub', 0o600);
 }
 
 export async function ensureSshMaterial(p: InstancePaths): Promise<SshMaterial> {
