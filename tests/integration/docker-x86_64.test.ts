@@ -134,6 +134,80 @@ describe('the stock docker CLI through the forwarded socket', () => {
   });
 });
 
+describe('disk space returns to the host (discard on the guest root, discard=unmap on the drive)', () => {
+  const IMG = 'berth-test/busybox:1';
+  const GiB = 2 ** 30;
+  const MiB = 2 ** 20;
+  const allocated = (): number => fs.statSync(path.join(inst.dir, 'disk.qcow2')).blocks * 512;
+  /** the disk file's size once it stopped shrinking (freed blocks come back within seconds) */
+  async function settled(maxMs = 90_000): Promise<number> {
+    let last = allocated();
+    for (let t = 0; t < maxMs; t += 2000) {
+      await new Promise((r) => setTimeout(r, 2000));
+      const now = allocated();
+      if (now === last) return now;
+      last = now;
+    }
+    return last;
+  }
+  const sha = async (args: string[]): Promise<string> => {
+    const r = await docker(inst, args, { timeout: 300_000 });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    return String(r.stdout).trim().split(/\s/)[0]!;
+  };
+
+  it('a 1 GiB volume grows the disk file; removing it (berth disk reclaim --volumes) gives most of it back; other data intact', async () => {
+    // data that must survive: a volume in use by a container, with a known checksum
+    expect((await docker(inst, ['volume', 'create', 'keep'])).exitCode).toBe(0);
+    const kept = await sha(['run', '--rm', '-v', 'keep:/d', IMG, 'sh', '-c', 'head -c 33554432 /dev/urandom > /d/f && sync && sha256sum /d/f']);
+    expect((await docker(inst, ['run', '-d', '--name', 'keeper', '-v', 'keep:/d', IMG, 'sleep', '3600'])).exitCode).toBe(0);
+    const before = await settled();
+    expect((await docker(inst, ['volume', 'create', 'big'])).exitCode).toBe(0);
+    const w = await docker(inst, ['run', '--rm', '-v', 'big:/d', IMG, 'sh', '-c', 'dd if=/dev/urandom of=/d/big bs=1048576 count=1024 2>&1 && sync'], { timeout: 900_000 });
+    expect(w.exitCode, String(w.stdout) + String(w.stderr)).toBe(0);
+    const grown = await settled(20_000);
+    expect(grown - before).toBeGreaterThan(0.9 * GiB);
+    const r = await berth(inst, ['disk', 'reclaim', '--volumes', '--json']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const res = JSON.parse(String(r.stdout)) as { steps: Array<{ what: string; deleted: number; reclaimedBytes: number }> };
+    expect(res.steps).toEqual([{ what: 'volumes', deleted: 1, reclaimedBytes: expect.any(Number) }]);
+    expect(res.steps[0]!.reclaimedBytes).toBeGreaterThanOrEqual(GiB);
+    const after = await settled();
+    console.log(`reclaim figure (volume): disk.qcow2 ${Math.round(before / MiB)} MiB → ${Math.round(grown / MiB)} MiB after writing 1024 MiB → ${Math.round(after / MiB)} MiB after removing it (${Math.round((grown - after) / MiB)} MiB returned)`);
+    expect(grown - after).toBeGreaterThan(0.8 * GiB);
+    // the volume in use was left alone, its data intact
+    expect(String((await docker(inst, ['volume', 'ls', '--format', '{{.Name}}'])).stdout).split('\n')).toContain('keep');
+    expect(await sha(['exec', 'keeper', 'sha256sum', '/d/f'])).toBe(kept);
+    expect((await docker(inst, ['rm', '-f', 'keeper'])).exitCode).toBe(0);
+    expect((await docker(inst, ['volume', 'rm', 'keep'])).exitCode).toBe(0);
+  }, 1_200_000);
+
+  it('pruning a dangling image (berth disk reclaim --images) gives its space back; the tagged image still runs', async () => {
+    expect((await docker(inst, ['run', '--name', 'fat', IMG, 'sh', '-c', 'head -c 314572800 /dev/urandom > /fat && sync'], { timeout: 600_000 })).exitCode).toBe(0);
+    // committed without a name: a dangling image that holds the 300 MiB layer
+    const c = await docker(inst, ['commit', 'fat'], { timeout: 600_000 });
+    expect(c.exitCode, String(c.stderr)).toBe(0);
+    expect((await docker(inst, ['rm', 'fat'])).exitCode).toBe(0);
+    const grown = await settled();
+    const r = await berth(inst, ['disk', 'reclaim', '--images', '--json']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const res = JSON.parse(String(r.stdout)) as { steps: Array<{ what: string; deleted: number; reclaimedBytes: number }> };
+    expect(res.steps[0]).toMatchObject({ what: 'images', deleted: 1 });
+    const after = await settled();
+    console.log(`reclaim figure (image): disk.qcow2 ${Math.round(grown / MiB)} MiB → ${Math.round(after / MiB)} MiB after pruning a 300 MiB dangling image (${Math.round((grown - after) / MiB)} MiB returned)`);
+    expect(grown - after).toBeGreaterThan(250 * MiB);
+    const u = await docker(inst, ['run', '--rm', IMG, 'uname', '-m']);
+    expect(String(u.stdout).trim()).toBe('x86_64');
+    // berth disk shows the same file and Docker's figures
+    const d = await berth(inst, ['disk', '--json']);
+    expect(d.exitCode).toBe(0);
+    const usage = JSON.parse(String(d.stdout)) as { vmDisk: { path: string; allocatedBytes: number }; docker: { images: { count: number } } };
+    expect(usage.vmDisk.path).toBe(path.join(inst.dir, 'disk.qcow2'));
+    expect(Math.abs(usage.vmDisk.allocatedBytes - allocated())).toBeLessThan(64 * MiB);
+    expect(usage.docker.images.count).toBeGreaterThanOrEqual(1);
+  }, 1_200_000);
+});
+
 describe('stop and start again', () => {
   it('berth stop leaves no QEMU, agent or supervisor and no stale socket; status says stopped', async () => {
     expect((await docker(inst, ['create', '--name', 'survivor', 'berth-test/busybox:1', 'true'])).exitCode).toBe(0);
