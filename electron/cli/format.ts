@@ -1,5 +1,5 @@
 // Human-readable renderings of the status for the terminal.
-import type { PortForward, Status } from '../shared/status.js';
+import type { DockerTools, PortForward, Status } from '../shared/status.js';
 
 export function formatPorts(ports: PortForward[]): string {
   if (!ports.length) return 'no forwarded ports';
@@ -21,6 +21,7 @@ export function formatStatus(s: Status): string {
     `ports:      ${s.ports.length ? s.ports.map((p) => `${p.hostPort}${p.state === 'failed' ? '!' : ''}`).join(', ') : '-'}`,
     `mounts:     ${s.mounts.length ? s.mounts.map((m) => `${m.guestPath}${m.writable ? '' : ' (ro)'}`).join(', ') : '-'}`,
   ];
+  if (s.dockerTools && (s.state === 'running' || s.state === 'degraded')) lines.push(`engine:     ${formatDockerTools(s.dockerTools)}`);
   if (s.readyMs !== undefined) lines.push(`ready in:   ${(s.readyMs / 1000).toFixed(1)} s`);
   if (s.resume) lines.push(`last start: ${s.resume.resumed ? `resumed from a saved state (loaded in ${((s.resume.loadMs ?? 0) / 1000).toFixed(1)} s)` : `booted cold: ${s.resume.reason ?? ''}`}`);
   if (s.saved) lines.push(`saved:      ${Math.round(s.saved.bytes / 2 ** 20)} MB at ${s.saved.at}; \`berth start\` resumes it${s.saved.containersToRestart.length ? ` and starts ${s.saved.containersToRestart.join(', ')} again` : ''}`);
@@ -33,4 +34,12 @@ export function formatStatus(s: Status): string {
   }
   lines.push(`serial log: ${s.serialLog}`);
   return lines.join('\n');
+}
+
+/** e.g. "Docker 26.1.5 (API 1.45); compose 2.26.1 (Berth's); buildx 0.20.0 (yours: /usr/libexec/…)" */
+export function formatDockerTools(t: DockerTools): string {
+  const plugin = (what: string, p: DockerTools['compose']) =>
+    p ? `${what} ${p.version ?? '?'} (${p.source === 'berth' ? 'Berth’s' : `yours: ${p.path}`})` : `${what} -`;
+  const engine = t.engine ? `Docker ${t.engine.replace(/\+.*$/, '')}${t.apiVersion ? ` (API ${t.apiVersion})` : ''}` : 'Docker ?';
+  return [engine, plugin('compose', t.compose), plugin('buildx', t.buildx)].join('; ') + (t.note ? ` — ${t.note}` : '');
 }

@@ -142,13 +142,27 @@ export interface Status {
   saved?: SavedInfo;
   /** how the last start went: resumed from a saved state, or booted cold (and why) */
   resume?: ResumeInfo;
-  /**
-   * what the last start did with a VM its previous supervisor left paused, saving or loading
-   * (e.g. "the save was cancelled and the VM runs on"); absent when it found nothing like that
-   */
-  adoptNote?: string;
   /** how the last stop went, e.g. suspended, or shut down because suspend was impossible */
   lastStop?: StopInfo;
+  /** the engine's version and the compose/buildx plugins the user's docker CLI gets */
+  dockerTools?: DockerTools;
+}
+
+export interface CliPluginInfo {
+  /** 'berth': provided from Berth's own plugin folder; 'user': the user's own, left alone */
+  source: 'berth' | 'user';
+  path: string;
+  version?: string;
+}
+
+export interface DockerTools {
+  /** dockerd's version in the VM, e.g. 26.1.5 */
+  engine?: string;
+  apiVersion?: string;
+  compose?: CliPluginInfo;
+  buildx?: CliPluginInfo;
+  /** why the plugins could not be set up, when they could not */
+  note?: string;
 }
 
 export interface SavedInfo {
