@@ -1,15 +1,15 @@
 // A VM found on adopt that was paused, saving or loading: the start finishes, cancels or discards
 // what it was doing, explicitly, instead of waiting minutes for SSH from a paused VM and killing it.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LoggedEvent } from '../../../electron/engine/event-log.js';
 import { QmpClient } from '../../../electron/engine/qmp.js';
 import { containersHeldBySuspend, settleAdopted } from '../../../electron/engine/vm/adopt.js';
 import type { SettleHooks } from '../../../electron/engine/vm/adopt.js';
-import { fakeMonitor } from './helpers/stand-ins.js';
+import { fakeMonitor, removeScratch, scratch } from './helpers/stand-ins.js';
 import type { FakeMonitor } from './helpers/stand-ins.js';
+
+afterAll(removeScratch);
 
 const monitors: FakeMonitor[] = [];
 const clients: QmpClient[] = [];
@@ -21,7 +21,7 @@ afterEach(async () => {
 
 /** A monitor in run state `status` whose query-migrate answers go through `migrations` (the last one repeats). */
 async function vm(status: string, migrations: Record<string, unknown>[] = [{}]): Promise<{ qmp: QmpClient; mon: FakeMonitor; state: { status: string } }> {
-  const sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-adopt-')), 'qmp.sock');
+  const sock = path.join(scratch('berth-adopt-'), 'qmp.sock');
   const state = { status };
   const queue = [...migrations];
   const mon = await fakeMonitor(sock, (cmd) => {

@@ -2,9 +2,8 @@
 // the guest's memory, the serial log shows the console, the keys and sockets open the VM. Run
 // under umask 022 (the usual one), as Berth and the QEMU it starts would be.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../electron/engine/atomic.js';
 import { defaultSettings, saveSettings } from '../../../electron/engine/config.js';
 import { EventLog } from '../../../electron/engine/event-log.js';
@@ -16,7 +15,9 @@ import { writeSeed } from '../../../electron/engine/seed.js';
 import { ensureSshMaterial, writeSshConfig } from '../../../electron/engine/ssh-keys.js';
 import { bumpGeneration } from '../../../electron/engine/suspend/saved-state.js';
 import { isOurQemu } from '../../../electron/engine/vm/identity.js';
-import { exited } from './helpers/stand-ins.js';
+import { exited, removeScratch, scratch } from './helpers/stand-ins.js';
+
+afterAll(removeScratch);
 
 let oldMask = 0;
 beforeEach(() => {
@@ -27,7 +28,7 @@ afterEach(() => {
 });
 
 function instance(): InstancePaths {
-  return instancePaths('modes', fs.mkdtempSync(path.join(os.tmpdir(), 'berth-modes-')));
+  return instancePaths('modes', scratch('berth-modes-'));
 }
 
 /** Every file, socket and directory under `dir`, with its permission bits. */

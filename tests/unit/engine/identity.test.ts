@@ -4,24 +4,24 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { offlineStatus, stopOrphan } from '../../../electron/engine/host.js';
 import { instancePaths } from '../../../electron/engine/instance.js';
 import type { InstancePaths } from '../../../electron/engine/instance.js';
 import { buildQemuCommand } from '../../../electron/engine/qemu-args.js';
 import { commandLineOf, isOurQemu, namesDisk, qemuName } from '../../../electron/engine/vm/identity.js';
 import type { CommandRunner } from '../../../electron/engine/vm/identity.js';
-import { exited, fakeMonitor, qemuLookalike } from './helpers/stand-ins.js';
+import { exited, fakeMonitor, qemuLookalike, removeScratch, scratch } from './helpers/stand-ins.js';
 import type { FakeMonitor } from './helpers/stand-ins.js';
+
+afterAll(removeScratch);
 
 const PLATFORMS = ['linux', 'darwin'] as const;
 const procs: (ChildProcess & { stop?: () => void })[] = [];
 const monitors: FakeMonitor[] = [];
 
 function instance(): InstancePaths {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-id-'));
+  const home = scratch('berth-id-');
   const p = instancePaths('idt', home);
   fs.mkdirSync(p.dir, { recursive: true });
   return p;

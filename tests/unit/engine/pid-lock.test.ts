@@ -3,12 +3,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquirePidLock, clearStaleLock, releasePidLock } from '../../../electron/engine/pid-lock.js';
+import { removeScratch, scratch } from './helpers/stand-ins.js';
+
+afterAll(removeScratch);
 
 const ENGINE = path.resolve(import.meta.dirname, '../../../electron/engine');
 
@@ -18,7 +20,7 @@ function deadPid(): number {
 }
 
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'berth-lock-'));
+  return scratch('berth-lock-');
 }
 
 describe('supervisor lock', () => {

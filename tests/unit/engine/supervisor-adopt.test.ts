@@ -1,9 +1,8 @@
 // The supervisor's adopt path against a stand-in QEMU (a live process whose command line opens the
 // instance's disk) and a scripted QMP monitor: what a start does with a VM a dead supervisor left.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../electron/engine/atomic.js';
 import { defaultSettings, loadSettings, saveSettings } from '../../../electron/engine/config.js';
 import { BerthFailure } from '../../../electron/engine/errors.js';
@@ -12,8 +11,10 @@ import { ensureInstanceDir, instancePaths } from '../../../electron/engine/insta
 import type { InstancePaths } from '../../../electron/engine/instance.js';
 import { Supervisor } from '../../../electron/engine/supervisor.js';
 import { qemuName } from '../../../electron/engine/vm/identity.js';
-import { exited, fakeAgent, fakeImage, fakeMonitor, qemuLookalike } from './helpers/stand-ins.js';
+import { exited, fakeAgent, fakeImage, fakeMonitor, qemuLookalike, removeScratch, scratch } from './helpers/stand-ins.js';
 import type { FakeMonitor, QmpScript } from './helpers/stand-ins.js';
+
+afterAll(removeScratch);
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 /** An instance directory as a supervisor that died leaves it, with its QEMU (a stand-in) still running. */
 function leftBehind() {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-sup-'));
+  const home = scratch('berth-sup-');
   const p = instancePaths('adt', home);
   ensureInstanceDir(p);
   saveSettings(p.settings, { ...defaultSettings(), mounts: [], docker: { context: false } });

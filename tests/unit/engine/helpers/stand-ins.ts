@@ -6,10 +6,24 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import type { AgentForker, AgentProcess } from '../../../../electron/engine/agent-host.js';
 import type { FromAgent, ToAgent } from '../../../../electron/engine/agent/protocol.js';
 import { STEPS } from '../../../../electron/shared/status.js';
+
+const scratchDirs: string[] = [];
+
+/** A fresh directory under the system temp dir, removed by `removeScratch` (call it in afterAll). */
+export function scratch(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratchDirs.push(d);
+  return d;
+}
+
+export function removeScratch(): void {
+  for (const d of scratchDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
 
 export type QmpCommand = { execute: string; id?: string; arguments?: Record<string, unknown> };
 /** Return the value to answer with, or undefined to leave the command unanswered. */
