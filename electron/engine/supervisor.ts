@@ -29,13 +29,16 @@ import { buildQemuCommand } from './qemu-args.js';
 import type { QemuHost } from './qemu-args.js';
 import { findQemu, probeHvfHost } from './qemu-binary.js';
 import { configureTools, toolPath } from './tools.js';
-import { connectQmp, freePort, isAlive, isQemuPid, readPid, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
+import { connectQmp, freePort, isAlive, readPid, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
+import { containersHeldBySuspend, settleAdopted } from './vm/adopt.js';
+import { isOurQemu, monitorNamesUs, qemuName, signalOurQemu } from './vm/identity.js';
 import { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
 import { writeFileAtomic } from './atomic.js';
 import { followHash } from './file-hash.js';
+import type { FollowedHash } from './file-hash.js';
 import type { QemuCommand } from './qemu-args.js';
 import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
 import { DockerService } from './docker/service.js';
@@ -114,6 +117,8 @@ export class Supervisor implements Backend {
   private emulation: EmulationStatus;
   private agentRestarts = 0;
   private resumeInfo: ResumeInfo | undefined;
+  /** what the last start did with a VM it found paused, saving or loading */
+  private adoptNote: string | undefined;
   private lastStop: StopInfo | undefined;
   private dockerTools: Awaited<ReturnType<typeof setUpDockerTools>> | undefined;
   /** containers a suspend stopped (they held a shared folder), started again once the VM resumed */
@@ -263,6 +268,7 @@ export class Supervisor implements Backend {
     const saved = this.run ? undefined : savedInfo(this.paths);
     if (saved) st.saved = saved;
     if (this.resumeInfo) st.resume = this.resumeInfo;
+    if (this.adoptNote) st.adoptNote = this.adoptNote;
     if (this.lastStop) st.lastStop = this.lastStop;
     if (this.dockerTools) st.dockerTools = this.dockerTools;
     if (this.degradedReason && this.state === 'degraded' && !st.error) {
@@ -341,6 +347,7 @@ export class Supervisor implements Backend {
     this.degradedReason = undefined;
     this.agentRestarts = 0;
     this.resumeInfo = undefined;
+    this.adoptNote = undefined;
     this.restartAfterResume = [];
     let current: StepName = 'image';
     try {
@@ -377,7 +384,13 @@ export class Supervisor implements Backend {
         return this.status();
       };
 
-      if (await this.tryAdopt()) return await finish(this.run!.settings, { adopted: true });
+      const adopted = await this.tryAdopt();
+      if (adopted) {
+        // A VM that was paused stood still (clock) and may have had its shares unmounted for a save.
+        const st = await finish(this.run!.settings, { adopted: true }, adopted === 'woken' ? () => this.afterResume() : undefined);
+        void this.restartHeldContainers();
+        return st;
+      }
 
       if (await this.tryResume(settings, mounts)) {
         const st = await finish(settings, { resumed: true, loadMs: (this.resumeInfo as ResumeInfo | undefined)?.loadMs }, () => this.afterResume());
@@ -517,9 +530,9 @@ export class Supervisor implements Backend {
    * A VM whose supervisor died (crash, kill -9) keeps running. The next start adopts it instead of
    * booting a second QEMU on the same disk: reconnect QMP, restart the agent, walk the guest steps.
    */
-  private async tryAdopt(): Promise<boolean> {
+  private async tryAdopt(): Promise<boolean | 'woken'> {
     const pid = readPid(this.paths.qemuPid);
-    if (!pid || !isAlive(pid) || !isQemuPid(pid)) return false;
+    if (!isOurQemu(pid, this.paths)) return false;
     let st: { sshPort: number; bootId: string; accel: Accel; imageDir: string; settings: Settings; startedAt: string; qemuVersion?: string };
     try {
       st = JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as typeof st;
@@ -529,10 +542,19 @@ export class Supervisor implements Backend {
     this.log.append('adopt', { pid });
     this.stepUpdate('image', 'done', 'adopted a running VM');
     this.stepUpdate('disk', 'done', 'in use by the running VM');
-    const qmp = await QmpClient.connect(this.paths.qmp, 5000);
+    const qmp = await QmpClient.connect(this.paths.qmp, 5000).catch((e: Error) => {
+      throw new BerthFailure('E_QEMU', `the VM (QEMU pid ${pid}) runs, but its monitor does not answer: ${e.message}`, '`berth stop --force` stops that VM; its files were left in place.');
+    });
+    const named = await monitorNamesUs(qmp, this.paths).catch(() => ({ ok: false, name: undefined }));
+    if (!named.ok) {
+      qmp.close();
+      throw new BerthFailure('E_LOCKED', `QEMU pid ${pid} uses this instance's disk but calls itself ${JSON.stringify(named.name ?? '?')}, not ${qemuName(this.paths)}`, 'Stop that QEMU yourself: Berth neither adopts nor signals it.');
+    }
     const ssh = await ensureSshMaterial(this.paths);
     const image = readImageDir(st.imageDir, st.settings.arch);
     this.run = { child: null, pid, qmp, sshPort: st.sshPort, bootId: st.bootId, accel: st.accel, image, settings: st.settings, ssh };
+    // From here this VM is ours: when it goes, its files go with it.
+    this.qemuFilesOurs = true;
     try {
       // What a later suspend records: the command line this VM was started with.
       this.run.cmd = JSON.parse(fs.readFileSync(this.paths.qemuArgs, 'utf8')) as QemuCommand;
@@ -540,6 +562,8 @@ export class Supervisor implements Backend {
     } catch {
       // without them a stop shuts down instead of suspending
     }
+    const settled = await this.settlePaused(qmp);
+    if (settled === 'gone') return false;
     this.mounts = resolveMounts(st.settings.mounts, currentHost(), false).map((m) => ({ ...m, state: 'pending' as const }));
     this.stepUpdate('qemu', 'done', `adopted pid ${pid}`);
     this.stepUpdate('kernel', 'done', 'already running');
@@ -558,7 +582,46 @@ export class Supervisor implements Backend {
     qmp.on('close', () => {
       if (this.run?.pid === pid) this.onQemuGone(`exited (adopted pid ${pid}; its monitor closed)`);
     });
-    return true;
+    return settled;
+  }
+
+  /** An adopted VM that was paused, saving or loading: finish, cancel or discard that, and say which. */
+  private async settlePaused(qmp: QmpClient): Promise<true | 'woken' | 'gone'> {
+    const run = this.run!;
+    const settled = await settleAdopted(qmp, {
+      whyNotFinish: () =>
+        !fs.existsSync(this.paths.savedStatePartial)
+          ? 'it was not saving to saved.vmstate.partial'
+          : !run.cmd || !run.qemuVersion
+            ? 'the command line it was started with is unknown'
+            : this.restartNeeded()
+              ? 'settings changed since it started, so the saved state could not be resumed'
+              : null,
+      finishSave: () => this.commitSuspend(run, Date.now(), containersHeldBySuspend(EventLog.readLast(this.paths.events))),
+      alive: () => isAlive(run.pid),
+      kill: () => this.killQemu(),
+      discard: (all) => (all ? void discardSaved(this.paths) : fs.rmSync(this.paths.savedStatePartial, { force: true })),
+    }).catch((e: Error) => {
+      // Leave the VM as it was found rather than kill it, and its memory with it.
+      qmp.close();
+      if (this.run === run) this.run = null;
+      this.qemuFilesOurs = false;
+      throw new BerthFailure('E_QEMU', `the VM (QEMU pid ${run.pid}) is not running and could not be resumed: ${e.message}`, '`berth stop --force` stops it (what it held in memory is lost then).');
+    });
+    if (settled.kind === 'running') return true;
+    this.adoptNote = settled.note;
+    this.log.append('adopt-settled', { outcome: settled.kind, note: settled.note });
+    if (settled.kind === 'continued' || settled.kind === 'suspend-cancelled') {
+      if (settled.kind === 'suspend-cancelled') this.restartAfterResume = containersHeldBySuspend(EventLog.readLast(this.paths.events));
+      return 'woken';
+    }
+    // The VM is gone: this start goes on to resume the completed save, or to boot cold.
+    if (settled.kind === 'discarded') this.resumeInfo = { resumed: false, reason: settled.note };
+    await this.killQemu();
+    await this.cleanupFiles();
+    this.steps = freshSteps();
+    this.emitStatus();
+    return 'gone';
   }
 
   /**
@@ -713,7 +776,7 @@ export class Supervisor implements Backend {
       memoryGiB: settings.memoryGiB,
       sshPort,
       mounts,
-      name: `berth-${this.paths.name}`,
+      name: qemuName(this.paths),
       files: {
         kernel: image.kernel,
         initrd: image.initrd,
@@ -737,6 +800,7 @@ export class Supervisor implements Backend {
     extraArgs: string[] = [],
   ): Promise<void> {
     const { settings, image, accel, sshPort, bootId, ssh } = r;
+    this.qemuFilesOurs = true;
     for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
     // A fresh serial log per boot: the kernel marker must come from *this* boot.
     const prevSerial = this.paths.serialLog + '.1';
@@ -1102,6 +1166,7 @@ export class Supervisor implements Backend {
     this.readyMs = undefined;
     this.startedAt = undefined;
     this.resumeInfo = undefined;
+    this.adoptNote = undefined;
     const ms = Date.now() - t0;
     this.lastStop = { how: how === 'suspend' ? 'suspend' : 'shutdown', at: new Date().toISOString(), ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) };
     this.setState('stopped', { how, ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) });
@@ -1152,11 +1217,6 @@ export class Supervisor implements Backend {
     // The checksum is taken from the file as QEMU writes it (from the page cache, beside the
     // write), so it costs the stop almost nothing.
     const hashing = followHash(this.paths.savedStatePartial);
-    const drop = (reason: string) => {
-      hashing.cancel();
-      fs.rmSync(this.paths.savedStatePartial, { force: true });
-      return fail(reason);
-    };
     try {
       await run.qmp.execute('stop');
       await saveState(run.qmp, this.paths.savedStatePartial, (done, total) => progress('Saving the VM to disk', Math.min(1, done / total)));
@@ -1166,6 +1226,26 @@ export class Supervisor implements Backend {
       await run.qmp.execute('cont').catch(() => undefined);
       return fail(`QEMU could not save the VM: ${(e as Error).message.replace(/^migrate: /, '')}`);
     }
+    return this.commitSuspend(run, t0, stopped, hashing);
+  }
+
+  /**
+   * After the save: quit QEMU, then the state file and the record (the commit point). Also
+   * completes the save of a supervisor that died mid-suspend (settlePaused), hashing from the start.
+   */
+  private async commitSuspend(
+    run: Running,
+    t0: number,
+    stopped: { id: string; name: string }[],
+    hashing: FollowedHash = followHash(this.paths.savedStatePartial),
+  ): Promise<{ ok: true; bytes: number; note?: string } | { ok: false; reason: string }> {
+    const fail = (reason: string) => ({ ok: false as const, reason });
+    const drop = (reason: string) => {
+      hashing.cancel();
+      fs.rmSync(this.paths.savedStatePartial, { force: true });
+      return fail(reason);
+    };
+    if (!run.qmp || !run.cmd || !run.qemuVersion) return drop('the QEMU monitor or the command line is unknown');
     // Quit, so QEMU closes the disk cleanly; only then is its identity final.
     await run.qmp.execute('quit').catch(() => undefined);
     if (!(await waitGone(run.pid, 30_000, run.child ?? undefined))) return drop('QEMU did not exit after saving; the saved state was discarded');
@@ -1234,9 +1314,9 @@ export class Supervisor implements Backend {
       }
     }
     this.bus.emit('progress', { task: 'stop', label: 'Terminating QEMU' });
-    process.kill(run.pid, 'SIGTERM');
+    this.signalQemu(run, 'SIGTERM');
     if (await waitGone(run.pid, force ? 2000 : 5000, child)) return 'SIGTERM';
-    process.kill(run.pid, 'SIGKILL');
+    this.signalQemu(run, 'SIGKILL');
     await waitGone(run.pid, 5000, child);
     return 'SIGKILL';
   }
@@ -1246,14 +1326,16 @@ export class Supervisor implements Backend {
     if (!run) return;
     run.qmp?.close();
     if (isAlive(run.pid)) {
-      try {
-        process.kill(run.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      this.signalQemu(run, 'SIGKILL');
       await waitGone(run.pid, 5000, run.child ?? undefined);
     }
     this.run = null;
+  }
+
+  /** Our child, or an adopted pid only while it still is our QEMU (an exited pid can be reused). */
+  private signalQemu(run: Running, sig: NodeJS.Signals): void {
+    if (run.child) run.child.kill(sig);
+    else signalOurQemu(run.pid, this.paths, sig);
   }
 
   /** After a failure: stop whatever this start brought up, in reverse order. */
@@ -1269,8 +1351,16 @@ export class Supervisor implements Backend {
     await this.cleanupFiles();
   }
 
+  /**
+   * QEMU's pid, sockets and state.json go only with a QEMU this supervisor launched or adopted: a
+   * failed adopt leaves the VM it could not reach visible to `berth status`, `stop` and the next start.
+   */
+  private qemuFilesOurs = false;
+
   private async cleanupFiles(): Promise<void> {
-    for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.docker, this.paths.qemuPid, this.paths.state]) fs.rmSync(f, { force: true });
+    const qemuFiles = this.qemuFilesOurs ? [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.qemuPid, this.paths.state] : [];
+    for (const f of [this.paths.docker, ...qemuFiles]) fs.rmSync(f, { force: true });
+    this.qemuFilesOurs = false;
   }
 
   get currentState(): VmState {

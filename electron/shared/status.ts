@@ -142,6 +142,11 @@ export interface Status {
   saved?: SavedInfo;
   /** how the last start went: resumed from a saved state, or booted cold (and why) */
   resume?: ResumeInfo;
+  /**
+   * what the last start did with a VM its previous supervisor left paused, saving or loading
+   * (e.g. "the save was cancelled and the VM runs on"); absent when it found nothing like that
+   */
+  adoptNote?: string;
   /** how the last stop went, e.g. suspended, or shut down because suspend was impossible */
   lastStop?: StopInfo;
   /** the engine's version and the compose/buildx plugins the user's docker CLI gets */
