@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
 import { berth, busyboxTar, docker, finish, listProcsMatching, listQemuPids, newInstance } from './harness.js';
+import { describeBuildKit } from './docker-tools.js';
 
 const inst = newInstance('x86');
 let startOut = '';
@@ -236,3 +237,6 @@ describe('stop and start again', () => {
     expect(String(images.stdout)).toContain('berth-test/busybox:1');
   }, 600_000);
 });
+
+// BuildKit, compose/buildx for the user's CLI, API version: on this suite's VM (no second boot).
+describeBuildKit(inst, 'berth-test/busybox:1');

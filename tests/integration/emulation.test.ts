@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
 import { foreignImageArchive } from './foreign-image.js';
 import { berth, docker, finish, newInstance } from './harness.js';
+import { describeCrossBuild } from './docker-tools.js';
 
 const inst = newInstance('emu');
 const IMG = 'berth-test/arm64-busybox:1';
@@ -108,3 +109,6 @@ describe('x86 emulation toggle (here: aarch64 on an x86_64 guest)', () => {
     expect(String((await run()).stdout).trim()).toBe('aarch64');
   }, 600_000);
 });
+
+// Cross-builds with emulation on (left on by the restart test above): on this suite's VM.
+describeCrossBuild(inst, 'x86_64', 'aarch64', () => ({ x86_64: '/bin/busybox', aarch64: path.join(inst.home, 'busybox-aarch64') }));

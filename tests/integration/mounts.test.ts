@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountInfo } from '../../electron/shared/status.js';
 import { berth, boot, docker, finish, newInstance } from './harness.js';
+import { describeCompose } from './docker-tools.js';
 
 const inst = newInstance('mnt');
 const IMG = 'berth-test/busybox:mnt';
@@ -103,3 +104,6 @@ describe('mounts', () => {
     expect(String(r.stdout).trim()).toBe('');
   });
 });
+
+// docker compose v2 with a bind mount of the shared folder: on this suite's VM (no second boot).
+describeCompose(inst, share, IMG);
