@@ -159,3 +159,48 @@ test('empty, stopped and not-answering states', async ({ page }) => {
     await expect(page.getByTestId('container-group')).toHaveCount(2);
   });
 });
+
+test('Shell: the console window opens a docker exec in the container (a fake dockerd on a unix socket)', async ({ page }) => {
+  const os = await import('node:os');
+  const { withConsoles } = await import('../../electron/main/app-backend.js');
+  const { FakeDockerd, container } = await import('../fixtures/fake-dockerd.js');
+  const { startBridge } = await import('./bridge/server.js');
+  const { RENDERER } = await import('./fixture-helpers.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-shell-'));
+  const dockerd = new FakeDockerd(path.join(dir, 'docker.sock'));
+  dockerd.containers = [container({ Id: 'a2'.padEnd(64, '0'), name: 'shop-db-1' })];
+  await dockerd.start();
+  const fake = dockerFixtureBackend();
+  const backend = withConsoles(fake, { sshConfig: '', command: { file: '/bin/sh', args: [] }, dockerSocket: dockerd.socketPath });
+  const bridge = await startBridge({ backend, rendererDir: RENDERER });
+  try {
+    await bridge.authorize(page);
+    await page.setViewportSize({ width: 1100, height: 720 });
+    await page.goto(bridge.url);
+    await pane(page, 'Containers');
+    await page.getByRole('button', { name: 'Shell in shop-db-1' }).click();
+    await expect.poll(() => fake.calls.length).toBeGreaterThan(0);
+    const con = await page.context().newPage();
+    await bridge.authorize(con);
+    await con.setViewportSize({ width: 860, height: 540 });
+    await con.goto(`${bridge.url}console.html`);
+    await expect(con.getByTestId('shell-target')).toHaveText('in container shop-db-1');
+    await expect(con.getByTestId('shell-state')).toHaveText('Connected');
+    const rows = con.getByTestId('shell-terminal').locator('.xterm-rows');
+    await expect(rows).toContainText('# /bin/sh -c');
+    await con.getByTestId('shell-terminal').click();
+    await con.keyboard.type('uname -m');
+    await expect(rows).toContainText('uname -m');
+    expect(dockerd.requests.some((r) => r.url.startsWith('/containers/shop-db-1/exec') || r.url.startsWith(`/containers/${'a2'.padEnd(64, '0')}/exec`))).toBe(true);
+    // back to the VM's shell (here the local stand-in)
+    await con.getByRole('button', { name: 'VM shell' }).click();
+    await expect(con.getByTestId('shell-target')).toHaveText('in the VM');
+    await expect(con.getByTestId('shell-state')).toHaveText('Connected');
+    await con.close();
+  } finally {
+    await bridge.close();
+    await backend.close();
+    await dockerd.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

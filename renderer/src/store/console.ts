@@ -3,7 +3,7 @@
 // Terminal output is not render state: the terminal components register sinks that get the bytes.
 import { create } from 'zustand';
 import type { BerthError, VmState } from '../../../electron/shared/status.js';
-import type { ConsoleTarget } from '../../../electron/shared/contract.js';
+import type { ConsoleEvent, ConsoleTarget } from '../../../electron/shared/contract.js';
 import { invoke, on } from '../api/berth.js';
 import { isUpState as isUp } from '../shared/format.js';
 
@@ -77,6 +77,17 @@ export function attachBootSink(sink: Sink | null): void {
   bootOut.attach(sink);
 }
 
+/** session output that arrived while console.open was still on its way */
+const earlyShell: ConsoleEvent[] = [];
+
+function take(e: ConsoleEvent): void {
+  if ('data' in e) shellOut.write(e.data);
+  else if ('exit' in e) {
+    useConsole.setState({ shell: { state: 'exited', id: null, exitCode: e.exit } });
+    shellOut.write(`\r\n\x1b[2m[The shell exited with code ${e.exit}. Press Enter for a new one.]\x1b[0m\r\n`);
+  }
+}
+
 const toTerm = (s: string): string => s.replace(/\r?\n/g, '\r\n');
 
 export const initialConsoleState = {
@@ -95,6 +106,7 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
   init() {
     shellOut.reset();
     bootOut.reset();
+    earlyShell.length = 0;
     let tailDone = false;
     const early: string[] = [];
     const offs = [
@@ -107,12 +119,13 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
           return;
         }
         const sh = get().shell;
-        if (e.id !== sh.id) return;
-        if ('data' in e) shellOut.write(e.data);
-        else {
-          set({ shell: { state: 'exited', id: null, exitCode: e.exit } });
-          shellOut.write(`\r\n\x1b[2m[The shell exited with code ${e.exit}. Press Enter for a new one.]\x1b[0m\r\n`);
+        if (e.id !== sh.id) {
+          // a session may speak before console.open has answered with its id (a container's
+          // shell prints its prompt at once): keep that until the answer comes
+          if (sh.state === 'connecting') earlyShell.push(e);
+          return;
         }
+        take(e);
       }),
       on('log', (l) => {
         if (l.source !== 'serial') return;
@@ -162,6 +175,9 @@ export const useConsole = create<ConsoleState>()((set, get) => ({
     if (r.ok) {
       typed.buffer = ''; // nothing typed for an earlier session goes to this one
       set({ shell: { state: 'open', id: r.value.id } });
+      const mine = earlyShell.filter((e) => e.id === r.value.id);
+      earlyShell.length = 0;
+      mine.forEach(take);
     } else {
       set({ shell: { state: 'failed', id: null, error: r.error } });
       shellOut.write(`\x1b[2m[${r.error.message}${r.error.hint ? ` — ${r.error.hint}` : ''}]\x1b[0m\r\n`);
