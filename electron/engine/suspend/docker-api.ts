@@ -1,6 +1,6 @@
 // The few Docker Engine API calls the suspend path needs, made on the host through the forwarded
-// docker.sock: milliseconds per call, where the guest's own `docker` CLI takes ~0.6 s under TCG.
-import http from 'node:http';
+// docker.sock with the engine's one Docker client (engine/docker/api.ts).
+import { DockerApi, seg } from '../docker/api.js';
 
 export interface RunningContainer {
   id: string;
@@ -9,24 +9,8 @@ export interface RunningContainer {
   binds: string[];
 }
 
-function call(socketPath: string, method: string, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path, headers: { host: 'docker' }, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 export async function runningContainers(socketPath: string): Promise<RunningContainer[]> {
-  const r = await call(socketPath, 'GET', '/containers/json', 10_000);
-  if (r.status !== 200) throw new Error(`GET /containers/json: HTTP ${r.status} ${r.body.trim()}`);
-  const list = JSON.parse(r.body) as { Id: string; Names?: string[]; Mounts?: { Type?: string; Source?: string }[] }[];
+  const list = (await new DockerApi(socketPath).call<{ Id: string; Names?: string[]; Mounts?: { Type?: string; Source?: string }[] }[]>('GET', '/containers/json', { timeoutMs: 10_000 })) ?? [];
   return list.map((c) => ({
     id: c.Id,
     name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ''),
@@ -44,11 +28,14 @@ export function holdingShares(containers: RunningContainer[], shares: string[]):
 }
 
 export async function stopContainer(socketPath: string, id: string, graceS = 10): Promise<void> {
-  const r = await call(socketPath, 'POST', `/containers/${encodeURIComponent(id)}/stop?t=${graceS}`, (graceS + 20) * 1000);
-  if (r.status !== 204 && r.status !== 304) throw new Error(`stop ${id.slice(0, 12)}: HTTP ${r.status} ${r.body.trim()}`);
+  // 304: already stopped
+  await new DockerApi(socketPath).call('POST', `/containers/${seg(id)}/stop`, { query: { t: graceS }, timeoutMs: (graceS + 20) * 1000 }).catch((e: Error) => {
+    throw new Error(`stop ${id.slice(0, 12)}: ${e.message}`);
+  });
 }
 
 export async function startContainer(socketPath: string, id: string): Promise<void> {
-  const r = await call(socketPath, 'POST', `/containers/${encodeURIComponent(id)}/start`, 60_000);
-  if (r.status !== 204 && r.status !== 304) throw new Error(`start ${id.slice(0, 12)}: HTTP ${r.status} ${r.body.trim()}`);
+  await new DockerApi(socketPath).call('POST', `/containers/${seg(id)}/start`, { timeoutMs: 60_000 }).catch((e: Error) => {
+    throw new Error(`start ${id.slice(0, 12)}: ${e.message}`);
+  });
 }

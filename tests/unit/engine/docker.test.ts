@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Demuxer, DockerApi, LineSplitter } from '../../../electron/engine/docker/api.js';
 import { DockerService } from '../../../electron/engine/docker/service.js';
 import { mapStats, normalTimestamp } from '../../../electron/engine/docker/map.js';
+import { runningContainers, startContainer, stopContainer } from '../../../electron/engine/suspend/docker-api.js';
 import type { ContainerInfo, ContainerLogEvent } from '../../../electron/shared/docker.js';
 import { validateRequest } from '../../../electron/shared/contract.js';
 import type { Status } from '../../../electron/shared/status.js';
@@ -309,5 +310,22 @@ describe('pieces', () => {
     expect(validateRequest('images.remove', { id: 'ghcr.io/acme/app:1.2' })).toBeNull();
     expect(validateRequest('disk.reclaim', { images: 'everything' })).toMatchObject({ code: 'E_INVALID_PARAMS' });
     expect(validateRequest('containers.logs', { id: 'web', tail: -1 })).toMatchObject({ code: 'E_INVALID_PARAMS' });
+  });
+});
+
+describe('the suspend path’s calls, through the same client', () => {
+  it('lists running containers with their bind sources; stop and start (an already stopped one is fine)', async () => {
+    dockerd.find('web')!.Mounts = [{ Type: 'bind', Source: '/Users/ada/src' }, { Type: 'volume', Name: 'v' }];
+    const list = await runningContainers(dockerd.socketPath);
+    expect(list.map((c) => [c.name, c.binds])).toEqual([
+      ['web', ['/Users/ada/src']],
+      ['shop-db-1', []],
+    ]);
+    await stopContainer(dockerd.socketPath, 'web', 1);
+    await stopContainer(dockerd.socketPath, 'web', 1);
+    expect(dockerd.find('web')!.State).toBe('exited');
+    await startContainer(dockerd.socketPath, 'web');
+    expect(dockerd.find('web')!.State).toBe('running');
+    await expect(startContainer(dockerd.socketPath, 'gone')).rejects.toThrow('start gone: No such container: gone');
   });
 });
