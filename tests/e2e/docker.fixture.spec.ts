@@ -191,6 +191,7 @@ test('Shell: the console window opens a docker exec in the container (a fake doc
     await con.getByTestId('shell-terminal').click();
     await con.keyboard.type('uname -m');
     await expect(rows).toContainText('uname -m');
+    await con.screenshot({ path: path.join(DOCS, 'console-container-shell.png') });
     expect(dockerd.requests.some((r) => r.url.startsWith('/containers/shop-db-1/exec') || r.url.startsWith(`/containers/${'a2'.padEnd(64, '0')}/exec`))).toBe(true);
     // back to the VM's shell (here the local stand-in)
     await con.getByRole('button', { name: 'VM shell' }).click();
