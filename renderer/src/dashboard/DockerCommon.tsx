@@ -21,6 +21,25 @@ export function useLoadWhileUp(load: () => void): boolean {
   return up;
 }
 
+/**
+ * Reloads a view when Docker reports a change: the engine pushes the container list after every
+ * container, image or volume event, so a new list means "look again" for images and volumes too.
+ */
+export function useReloadOnDockerChange(load: () => Promise<void>, up: boolean): void {
+  const list = useDocker((s) => s.containers.items);
+  const first = useRef(true);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    if (first.current) {
+      // the view loaded itself when it opened
+      first.current = false;
+      return;
+    }
+    if (up && list) void loadRef.current();
+  }, [list, up]);
+}
+
 /** Runs `fn` every `ms` while the view is open and Docker is up (the CPU and memory figures). */
 export function useEvery(ms: number, fn: () => Promise<void>, enabled: boolean): void {
   const fnRef = useRef(fn);

@@ -5,7 +5,7 @@ import type { ImageInfo } from '../../../electron/shared/docker.js';
 import { useBerth } from '../store/berth.js';
 import { useDocker } from '../store/docker.js';
 import { formatBytes, formatWhen } from '../shared/format.js';
-import { Confirm, DockerActionError, DockerError, NotRunning, shortId, useLoadWhileUp } from './DockerCommon.js';
+import { Confirm, DockerActionError, DockerError, NotRunning, useReloadOnDockerChange, shortId, useLoadWhileUp } from './DockerCommon.js';
 
 function ArchCell({ img }: { img: ImageInfo }): React.JSX.Element {
   return (
@@ -36,6 +36,7 @@ export function Images(): React.JSX.Element {
   const lastPrune = useDocker((s) => s.lastPrune);
   const emulation = useBerth((s) => s.status?.emulation ?? null);
   const up = useLoadWhileUp(() => void load());
+  useReloadOnDockerChange(load, up);
   const [asking, setAsking] = useState<ImageInfo | 'prune' | null>(null);
   const dangling = (items ?? []).filter((i) => i.dangling);
   const foreign = (items ?? []).filter((i) => i.emulated).length;

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import type { VolumeInfo } from '../../../electron/shared/docker.js';
 import { useDocker } from '../store/docker.js';
 import { formatBytes, formatWhen } from '../shared/format.js';
-import { Confirm, DockerActionError, DockerError, NotRunning, useLoadWhileUp } from './DockerCommon.js';
+import { Confirm, DockerActionError, DockerError, NotRunning, useReloadOnDockerChange, useLoadWhileUp } from './DockerCommon.js';
 
 export function Volumes(): React.JSX.Element {
   const { items, error, loading } = useDocker((s) => s.volumes);
@@ -13,6 +13,7 @@ export function Volumes(): React.JSX.Element {
   const busy = useDocker((s) => s.busy);
   const lastPrune = useDocker((s) => s.lastPrune);
   const up = useLoadWhileUp(() => void load());
+  useReloadOnDockerChange(load, up);
   const [asking, setAsking] = useState<VolumeInfo | 'prune' | null>(null);
   const unused = (items ?? []).filter((v) => v.usedBy.length === 0);
   const unusedBytes = unused.reduce((n, v) => n + Math.max(0, v.sizeBytes), 0);

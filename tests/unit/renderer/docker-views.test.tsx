@@ -203,6 +203,21 @@ describe('Images, Volumes, Disk', () => {
     expect(document.body.textContent).toContain('Removed 1 image, 95 MB freed.');
   });
 
+  it('images and volumes look again when Docker reports a change (the pushed containers event)', async () => {
+    await show(makeStatus('running'), {}, 'Images');
+    const n = api.calls.filter((c) => c.method === 'images.list').length;
+    api.answers['images.list'] = () => ok(imagesFixture().filter((i) => !i.dangling));
+    act(() => api.emit('containers', containersFixture()));
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'images.list').length).toBe(n + 1);
+    expect(screen.getByTestId('images-table').querySelectorAll('tbody tr')).toHaveLength(5);
+    await goTo('Volumes');
+    const v = api.calls.filter((c) => c.method === 'volumes.list').length;
+    act(() => api.emit('containers', containersFixture().slice(1)));
+    await flush();
+    expect(api.calls.filter((c) => c.method === 'volumes.list').length).toBe(v + 1);
+  });
+
   it('images: a foreign image with emulation off cannot run, and says so', async () => {
     const imgs = imagesFixture().map((i) => (i.emulated ? { ...i, runs: 'needs-emulation' as const } : i));
     await show(makeStatus('running', { emulation: { enabled: false, state: 'disabled', foreignArch: 'x86_64' } }), { 'images.list': () => ok(imgs) }, 'Images');
