@@ -20,7 +20,8 @@ export async function openExec(api: DockerApi, container: string, size: { cols: 
     body: { AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Cmd: cmd, Env: ['TERM=xterm-256color', 'COLORTERM=truecolor'] },
   });
   const execId = created.Id;
-  const { socket, head } = await api.hijack(`/exec/${seg(execId)}/start`, { Detach: false, Tty: true });
+  // ConsoleSize (API 1.42+) sizes the tty from the start; older daemons ignore it, and get the resize below
+  const { socket, head } = await api.hijack(`/exec/${seg(execId)}/start`, { Detach: false, Tty: true, ConsoleSize: [size.rows, size.cols] });
   const decoder = new TextDecoder();
   const dataCbs: Array<(d: string) => void> = [];
   const exitCbs: Array<(e: { exitCode: number }) => void> = [];
@@ -45,10 +46,14 @@ export async function openExec(api: DockerApi, container: string, size: { cols: 
   socket.on('close', finish);
   socket.on('error', finish);
 
+  let last = { ...size };
   const resize = (cols: number, rows: number): void => {
+    last = { cols, rows };
     void api.call('POST', `/exec/${seg(execId)}/resize`, { query: { h: rows, w: cols }, timeoutMs: 5000 }).catch(() => undefined);
   };
   resize(size.cols, size.rows);
+  // a resize that lands before the process runs is refused: once more a moment later
+  setTimeout(() => !exited && resize(last.cols, last.rows), 300).unref();
 
   return {
     onData(cb) {
