@@ -171,7 +171,10 @@ describe('disk space returns to the host (discard on the guest root, discard=unm
     const r = await berth(inst, ['disk', 'reclaim', '--volumes', '--json']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const res = JSON.parse(String(r.stdout)) as { steps: Array<{ what: string; deleted: number; reclaimedBytes: number }> };
-    expect(res.steps).toEqual([{ what: 'volumes', deleted: 1, reclaimedBytes: expect.any(Number) }]);
+    // every unused volume goes (an earlier test's leftovers too), the one in use stays
+    expect(res.steps.map((x) => x.what)).toEqual(['volumes']);
+    expect(res.steps[0]!.deleted).toBeGreaterThanOrEqual(1);
+    expect(String((await docker(inst, ['volume', 'ls', '--format', '{{.Name}}'])).stdout).split('\n')).not.toContain('big');
     expect(res.steps[0]!.reclaimedBytes).toBeGreaterThanOrEqual(GiB);
     const after = await settled();
     console.log(`reclaim figure (volume): disk.qcow2 ${Math.round(before / MiB)} MiB → ${Math.round(grown / MiB)} MiB after writing 1024 MiB → ${Math.round(after / MiB)} MiB after removing it (${Math.round((grown - after) / MiB)} MiB returned)`);
@@ -193,7 +196,8 @@ describe('disk space returns to the host (discard on the guest root, discard=unm
     const r = await berth(inst, ['disk', 'reclaim', '--images', '--json']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const res = JSON.parse(String(r.stdout)) as { steps: Array<{ what: string; deleted: number; reclaimedBytes: number }> };
-    expect(res.steps[0]).toMatchObject({ what: 'images', deleted: 1 });
+    expect(res.steps[0]).toMatchObject({ what: 'images' });
+    expect(res.steps[0]!.deleted).toBeGreaterThanOrEqual(1);
     const after = await settled();
     console.log(`reclaim figure (image): disk.qcow2 ${Math.round(grown / MiB)} MiB → ${Math.round(after / MiB)} MiB after pruning a 300 MiB dangling image (${Math.round((grown - after) / MiB)} MiB returned)`);
     expect(grown - after).toBeGreaterThan(250 * MiB);
