@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lastStop, stepTimes } from './journal.mjs';
 import { alive, log, now, rawHttp, readPid, run, sleep, waitGone } from './util.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -136,33 +137,4 @@ function safeRead(f) {
   } catch {
     return '';
   }
-}
-
-/** When each readiness step began and finished, in ms since `wall0` (the CLI's spawn), from events.jsonl. */
-function stepTimes(events, wall0) {
-  const out = { running: {}, done: {} };
-  for (const l of safeRead(events).trim().split('\n')) {
-    try {
-      const e = JSON.parse(l);
-      const t = Date.parse(e.ts);
-      if (e.kind === 'step' && (e.state === 'done' || e.state === 'running') && t >= wall0 - 5) out[e.state][e.step] ??= t - wall0;
-    } catch {
-      // partial line
-    }
-  }
-  return out;
-}
-
-/** How the last stop went (powerdown, suspend, …) and, for a suspend, the state's size. */
-function lastStop(events) {
-  const lines = safeRead(events).trim().split('\n').reverse();
-  for (const l of lines) {
-    try {
-      const e = JSON.parse(l);
-      if (e.kind === 'state' && e.state === 'stopped') return { how: e.how ?? null, bytes: e.bytes ?? null };
-    } catch {
-      // partial line
-    }
-  }
-  return { how: null, bytes: null };
 }

@@ -1,18 +1,17 @@
 // events.jsonl: an append-only JSON-lines log of everything the supervisor does, which the UI and
 // `berth logs` can tail and from which `berth status` derives the last known state offline.
+// Its kinds and their fields are the journal (shared/journal.ts).
 import fs from 'node:fs';
+import { parseJournal } from '../shared/journal.js';
+import type { JournalEvent, JournalEventOf, JournalEvents, JournalKind } from '../shared/journal.js';
 
-export interface LoggedEvent {
-  ts: string;
-  kind: string;
-  [k: string]: unknown;
-}
+export type LoggedEvent = JournalEvent;
 
 export class EventLog {
   constructor(private readonly file: string) {}
 
-  append(kind: string, data: Record<string, unknown> = {}): LoggedEvent {
-    const ev: LoggedEvent = { ts: new Date().toISOString(), kind, ...data };
+  append<K extends JournalKind>(kind: K, data: JournalEvents[K]): JournalEventOf<K> {
+    const ev = { ts: new Date().toISOString(), kind, ...data } as unknown as JournalEventOf<K>;
     try {
       fs.appendFileSync(this.file, JSON.stringify(ev) + '\n', { mode: 0o600 });
     } catch {
@@ -21,21 +20,12 @@ export class EventLog {
     return ev;
   }
 
-  static readLast(file: string, maxBytes = 256 * 1024): LoggedEvent[] {
+  static readLast(file: string, maxBytes = 256 * 1024): JournalEvent[] {
     const tail = readTail(file, maxBytes);
     if (tail === null) return [];
     // A cut-off first line is dropped by JSON.parse below, like a torn last line after a crash.
-    const text = tail.text;
-    const out: LoggedEvent[] = [];
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      try {
-        out.push(JSON.parse(line) as LoggedEvent);
-      } catch {
-        // a torn last line after a crash: skip it
-      }
-    }
-    return out;
+    // So is a torn last line after a crash.
+    return parseJournal(tail.text);
   }
 }
 

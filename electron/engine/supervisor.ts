@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { validateRequest } from '../shared/contract.js';
 import type { EventName, Events, Envelope, Method, Params, Result } from '../shared/contract.js';
+import type { JournalEvents } from '../shared/journal.js';
 import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS, foreignArchOf } from '../shared/status.js';
@@ -292,7 +293,7 @@ export class Supervisor implements Backend {
     return RESTART_KEYS.some((k) => JSON.stringify(cur[k]) !== JSON.stringify(this.run!.settings[k]));
   }
 
-  private setState(state: VmState, extra: Record<string, unknown> = {}): void {
+  private setState(state: VmState, extra: Omit<JournalEvents['state'], 'state'> = {}): void {
     this.state = state;
     this.log.append('state', { state, ...extra });
     this.emitStatus();
@@ -367,7 +368,7 @@ export class Supervisor implements Backend {
 
       // Every way up ends the same: the agent's steps (SSH → boot marker → dockerd → socket), then
       // the guest state applied, then running.
-      const finish = async (s: Settings, extra: Record<string, unknown>, beforeApply?: () => Promise<void>): Promise<Status> => {
+      const finish = async (s: Settings, extra: Omit<JournalEvents['state'], 'state'>, beforeApply?: () => Promise<void>): Promise<Status> => {
         this.checkAbort();
         current = 'ssh';
         await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs - (Date.now() - this.startT0)), (step) => (current = step));

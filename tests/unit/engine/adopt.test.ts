@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { LoggedEvent } from '../../../electron/engine/event-log.js';
+import type { JournalEvents, JournalKind } from '../../../electron/shared/journal.js';
 import { QmpClient } from '../../../electron/engine/qmp.js';
 import { containersHeldBySuspend, settleAdopted } from '../../../electron/engine/vm/adopt.js';
 import type { SettleHooks } from '../../../electron/engine/vm/adopt.js';
@@ -140,7 +141,7 @@ describe('settling an adopted VM', () => {
   });
 
   it('finds the containers the interrupted suspend stopped, past the failed starts since', () => {
-    const ev = (kind: string, data: Record<string, unknown> = {}): LoggedEvent => ({ ts: 't', kind, ...data });
+    const ev = <K extends JournalKind>(kind: K, data: JournalEvents[K]): LoggedEvent => ({ ts: 't', kind, ...data }) as unknown as LoggedEvent;
     const log = [
       ev('state', { state: 'running' }),
       ev('state', { state: 'stopping', mode: 'suspend' }),
