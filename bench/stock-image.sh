@@ -8,7 +8,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${BERTH_IMAGE_CACHE:-$HOME/.cache/berth/images}
 mirror=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-hash=$(sha256sum "$here/stock-image.sh" | cut -c1-16)
+# The same Debian release as the product's image (build/guest/build-image.sh), so the comparison is fair.
+suite=${BERTH_DEBIAN_SUITE:-trixie}
+hash=$( { sha256sum < "$here/stock-image.sh"; echo "$suite"; } | sha256sum | cut -c1-16)
 out="$cache/stock-x86_64-$hash"
 if [ -f "$out/manifest.json" ]; then
   echo "stock-image: cached $out" >&2
@@ -22,14 +24,14 @@ work=$(mktemp -d "$cache/.stock-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 t0=$(date +%s)
 root="$work/root"
-echo "stock-image: [1/4] mmdebstrap minbase + docker.io, openssh-server, linux-image-amd64 (stock, untrimmed)" >&2
+echo "stock-image: [1/4] mmdebstrap $suite minbase + docker.io, openssh-server, linux-image-amd64 (stock, untrimmed)" >&2
 ssh-keygen -q -t ed25519 -N '' -C berth-bench -f "$work/id_ed25519"
 ssh-keygen -q -t ed25519 -N '' -C stock-host -f "$work/ssh_host_ed25519_key"
 mmdebstrap --variant=minbase --arch=amd64 \
   --include=systemd-sysv,udev,dbus,kmod,iproute2,ifupdown,isc-dhcp-client,openssh-server,docker.io,linux-image-amd64,initramfs-tools,ca-certificates \
   --aptopt='Acquire::Retries "3"' \
   --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-  bookworm "$root" "deb $mirror bookworm main" 2> >(grep -vE '^I: (running|installing|extracting)' >&2)
+  "$suite" "$root" "deb $mirror $suite main" 2> >(grep -vE '^I: (running|installing|extracting)' >&2)
 echo "stock-image: [2/4] network (DHCP on eth0), hostname, SSH key" >&2
 printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' > "$root/etc/network/interfaces"
 echo stock > "$root/etc/hostname"
@@ -52,6 +54,7 @@ cp "$work/id_ed25519" "$work/ssh_host_ed25519_key.pub" "$stage/"
 cat > "$stage/manifest.json" <<JSON
 {
   "kind": "stock-baseline",
+  "debian": "$suite",
   "arch": "x86_64",
   "recipeHash": "$hash",
   "buildSeconds": $(( $(date +%s) - t0 )),
