@@ -5,7 +5,7 @@
 # The output lands in $CACHE/<arch>-<recipe hash>/ and is reused while the recipe (this script,
 # the package lists, the CLI-plugin pins, resources/guest/, the suite and the host arch) is
 # unchanged, so a second run is instant.
-# BERTH_DEBIAN_SUITE picks the Debian release: bookworm (Debian 12, the default) or trixie (Debian 13).
+# BERTH_DEBIAN_SUITE picks the Debian release: trixie (Debian 13, the default) or bookworm (Debian 12).
 set -euo pipefail
 
 # Everything runs inside main(), which bash parses whole before running: editing this file while
@@ -30,7 +30,7 @@ case "$arch" in
   aarch64) debarch=arm64; foreign=x86_64; kpkg=linux-image-arm64 ;;
   *) echo "usage: build-image.sh x86_64|aarch64 [--cache DIR] [--print-dir]" >&2; exit 2 ;;
 esac
-suite=${BERTH_DEBIAN_SUITE:-bookworm}
+suite=${BERTH_DEBIAN_SUITE:-trixie}
 mirror=${BERTH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # The suite's own additions to packages.txt (e.g. trixie split the docker client out of docker.io).

@@ -80,7 +80,7 @@ describe('the stock docker CLI through the forwarded socket', () => {
   it('docker version talks to the guest dockerd', async () => {
     const r = await docker(inst, ['version', '--format', '{{.Server.Os}}/{{.Server.Arch}} {{.Server.Version}}']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
-    expect(String(r.stdout)).toMatch(/^linux\/amd64 20\./);
+    expect(String(r.stdout)).toMatch(/^linux\/amd64 26\./);
   });
 
   it('the berth docker context points at the socket', async () => {

@@ -165,10 +165,9 @@ afterAll(() => {
 });
 
 describe('electron-builder --mac dir --arm64 (stand-in Electron)', () => {
-  it('packs in reasonable time', () => {
-    console.log(`pack took ${packMs} ms`);
-    expect(packMs).toBeLessThan(60_000);
-    expect(packLog).toContain('berth after-pack: made executable'); // our afterPack hook ran
+  it('runs our afterPack hook', () => {
+    console.log(`pack took ${packMs} ms`); // for the record: how long says more about the machine than about the config
+    expect(packLog).toContain('berth after-pack: made executable');
   });
 
   it('produces the renamed app with LSUIElement in Info.plist', () => {
