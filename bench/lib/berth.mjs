@@ -120,11 +120,11 @@ export class BenchInstance {
 
   /** The guest's SSH port and keys of the current (or last) boot. */
   sshParams() {
-    const cmd = JSON.parse(fs.readFileSync(this.file('qemu.args.json'), 'utf8'));
-    const m = /hostfwd=tcp:127\.0\.0\.1:(\d+)-:22/.exec(cmd.args.join(' '));
-    if (!m) throw new Error('no SSH hostfwd in qemu.args.json');
+    // qemu.args.json records the port it forwards to the guest's sshd (instance/state-files.ts).
+    const { sshPort } = JSON.parse(fs.readFileSync(this.file('qemu.args.json'), 'utf8'));
+    if (!Number.isInteger(sshPort)) throw new Error('no sshPort in qemu.args.json');
     return {
-      port: Number(m[1]),
+      port: sshPort,
       clientKey: fs.readFileSync(this.file('ssh/id_ed25519'), 'utf8'),
       hostPub: fs.readFileSync(this.file('ssh/host_ed25519.pub'), 'utf8'),
     };

@@ -26,6 +26,7 @@ import { readImageDir, resolveImage } from './image/local.js';
 import type { GuestImage } from './image/local.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
+import { baseStatus, readImageMemo, readQemuArgs, readVmState, removeRunFiles, settingsOrUndefined, writeImageMemo, writeQemuArgs, writeVmState } from './instance/index.js';
 import { buildQemuCommand } from './qemu-args.js';
 import type { QemuHost } from './qemu-args.js';
 import { findQemu, probeHvfHost } from './qemu-binary.js';
@@ -37,7 +38,6 @@ import { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
-import { writeFileAtomic } from './atomic.js';
 import { followHash } from './file-hash.js';
 import type { FollowedHash } from './file-hash.js';
 import type { QemuCommand } from './qemu-args.js';
@@ -232,15 +232,8 @@ export class Supervisor implements Backend {
   status(): Status {
     const s = this.run?.settings ?? this.safeSettings();
     const arch = s?.arch ?? 'x86_64';
-    const st: Status = {
-      instance: this.paths.name,
+    const st = baseStatus(this.paths, s, {
       state: this.state,
-      arch,
-      cpus: s?.cpus ?? 0,
-      memoryGiB: s?.memoryGiB ?? 0,
-      diskGiB: s?.diskGiB ?? 0,
-      dockerSocket: this.paths.docker,
-      dockerHost: `unix://${this.paths.docker}`,
       steps: this.steps.map((x) => ({ ...x })),
       pids: {
         supervisor: process.pid,
@@ -251,8 +244,7 @@ export class Supervisor implements Backend {
       mounts: this.mounts,
       emulation: { ...this.emulation },
       restartNeeded: this.restartNeeded(),
-      serialLog: this.paths.serialLog,
-    };
+    });
     if (this.run) st.accel = this.run.accel;
     try {
       const d = fs.statSync(this.paths.disk);
@@ -279,11 +271,7 @@ export class Supervisor implements Backend {
   }
 
   private safeSettings(): Settings | undefined {
-    try {
-      return loadSettings(this.paths.settings);
-    } catch {
-      return undefined;
-    }
+    return settingsOrUndefined(this.paths);
   }
 
   private restartNeeded(): boolean {
@@ -407,7 +395,7 @@ export class Supervisor implements Backend {
       current = 'disk';
       this.stepUpdate('disk', 'running');
       const disk = await ensureDisk(this.paths.disk, image, settings.diskGiB);
-      writeFileAtomic(path.join(this.paths.dir, 'image.json'), JSON.stringify({ dir: image.dir, recipeHash: image.manifest.recipeHash }));
+      writeImageMemo(this.paths, { dir: image.dir, recipeHash: image.manifest.recipeHash });
       this.stepUpdate('disk', 'done', disk.created ? 'created' : disk.note ?? 'reused');
       this.checkAbort();
 
@@ -512,11 +500,8 @@ export class Supervisor implements Backend {
       this.stepUpdate('image', 'running', p.label);
     };
     // An existing disk must boot with the kernel of the image it was made from (module versions).
-    const memo = path.join(this.paths.dir, 'image.json');
-    if (fs.existsSync(this.paths.disk) && fs.existsSync(memo)) {
-      const { dir } = JSON.parse(fs.readFileSync(memo, 'utf8')) as { dir: string };
-      if (fs.existsSync(path.join(dir, 'manifest.json'))) return readImageDir(dir, settings.arch);
-    }
+    const memo = fs.existsSync(this.paths.disk) ? readImageMemo(this.paths) : null;
+    if (memo && fs.existsSync(path.join(memo.dir, 'manifest.json'))) return readImageDir(memo.dir, settings.arch);
     return resolveImage(settings.arch, onProgress, { env: this.env, berthHome: this.paths.home, ...(this.resourcesPath ? { resourcesDir: this.resourcesPath } : {}) });
   }
 
@@ -534,12 +519,8 @@ export class Supervisor implements Backend {
   private async tryAdopt(): Promise<boolean | 'woken'> {
     const pid = readPid(this.paths.qemuPid);
     if (!isOurQemu(pid, this.paths)) return false;
-    let st: { sshPort: number; bootId: string; accel: Accel; imageDir: string; settings: Settings; startedAt: string; qemuVersion?: string };
-    try {
-      st = JSON.parse(fs.readFileSync(this.paths.state, 'utf8')) as typeof st;
-    } catch {
-      return false;
-    }
+    const st = readVmState(this.paths);
+    if (!st) return false;
     this.log.append('adopt', { pid });
     this.stepUpdate('image', 'done', 'adopted a running VM');
     this.stepUpdate('disk', 'done', 'in use by the running VM');
@@ -556,12 +537,12 @@ export class Supervisor implements Backend {
     this.run = { child: null, pid, qmp, sshPort: st.sshPort, bootId: st.bootId, accel: st.accel, image, settings: st.settings, ssh };
     // From here this VM is ours: when it goes, its files go with it.
     this.qemuFilesOurs = true;
-    try {
-      // What a later suspend records: the command line this VM was started with.
-      this.run.cmd = JSON.parse(fs.readFileSync(this.paths.qemuArgs, 'utf8')) as QemuCommand;
+    // What a later suspend records: the command line this VM was started with (without them a
+    // stop shuts down instead of suspending).
+    const args = readQemuArgs(this.paths);
+    if (args) {
+      this.run.cmd = { binary: args.binary, args: args.args };
       if (st.qemuVersion) this.run.qemuVersion = st.qemuVersion;
-    } catch {
-      // without them a stop shuts down instead of suspending
     }
     const settled = await this.settlePaused(qmp);
     if (settled === 'gone') return false;
@@ -802,11 +783,11 @@ export class Supervisor implements Backend {
   ): Promise<void> {
     const { settings, image, accel, sshPort, bootId, ssh } = r;
     this.qemuFilesOurs = true;
-    for (const f of [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.qemuPid]) fs.rmSync(f, { force: true });
+    removeRunFiles(this.paths, ['vm']);
     // A fresh serial log per boot: the kernel marker must come from *this* boot.
     const prevSerial = this.paths.serialLog + '.1';
     if (fs.existsSync(this.paths.serialLog)) fs.renameSync(this.paths.serialLog, prevSerial);
-    writeFileAtomic(this.paths.qemuArgs, JSON.stringify(cmd, null, 2));
+    writeQemuArgs(this.paths, cmd, sshPort);
     this.qemuLogOffset = fs.existsSync(this.paths.qemuLog) ? fs.statSync(this.paths.qemuLog).size : 0;
     // From this launch on, the disk may differ from any saved state: no record can match it again.
     bumpGeneration(this.paths);
@@ -818,7 +799,7 @@ export class Supervisor implements Backend {
       child.once('error', (e) => reject(new BerthFailure('E_QEMU', `cannot run ${cmd.binary}: ${e.message}`, `Install QEMU (${cmd.binary}) or check PATH.`))),
     );
     this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh, cmd, qemuVersion: r.qemuVersion, ...(qemuSha256 ? { qemuSha256 } : {}) };
-    writeFileAtomic(this.paths.state, JSON.stringify({ pid: child.pid, sshPort, bootId, accel, imageDir: image.dir, settings, qemuVersion: r.qemuVersion, startedAt: new Date().toISOString() }));
+    writeVmState(this.paths, { pid: child.pid ?? 0, sshPort, bootId, accel, imageDir: image.dir, settings, qemuVersion: r.qemuVersion, startedAt: new Date().toISOString() });
     child.once('exit', (code, signal) => this.onQemuExit(child, code, signal));
     const qmp = await Promise.race([connectQmp(this.paths.qmp, Date.now() + 15_000, () => this.qemuUp()), spawnError]).catch((e: unknown) => {
       const why = this.qemuOutput();
@@ -1359,8 +1340,7 @@ export class Supervisor implements Backend {
   private qemuFilesOurs = false;
 
   private async cleanupFiles(): Promise<void> {
-    const qemuFiles = this.qemuFilesOurs ? [this.paths.qmp, this.paths.qmpDebug, this.paths.serialSock, this.paths.qemuPid, this.paths.state] : [];
-    for (const f of [this.paths.docker, ...qemuFiles]) fs.rmSync(f, { force: true });
+    removeRunFiles(this.paths, this.qemuFilesOurs ? ['agent', 'vm'] : ['agent']);
     this.qemuFilesOurs = false;
   }
 

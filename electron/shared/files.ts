@@ -30,6 +30,8 @@ export const FILES = {
   supervisorLog: 'supervisor.log',
   supervisorPid: 'supervisor.pid',
   state: 'state.json',
+  /** the guest image the disk was created from */
+  imageMemo: 'image.json',
   /** the saved VM state (QEMU migration stream) and the record that makes it valid */
   savedState: 'saved.vmstate',
   savedStatePartial: 'saved.vmstate.partial',
