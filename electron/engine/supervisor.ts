@@ -43,7 +43,7 @@ import type { FollowedHash } from './file-hash.js';
 import type { QemuCommand } from './qemu-args.js';
 import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
 import { DockerService } from './docker/service.js';
-import { REMOUNT_SHARES, UNMOUNT_SHARES } from './suspend/guest-scripts.js';
+import { Guest, notSent } from './guest/index.js';
 import { loadState, saveState } from './suspend/migration.js';
 import { binaryDigest } from './suspend/binary-digest.js';
 import { setUpDockerTools } from './docker-plugins.js';
@@ -109,6 +109,8 @@ export class Supervisor implements Backend {
   private startedAt: string | undefined;
   private run: Running | null = null;
   private agent: AgentHost;
+  /** the guest's typed operations, over the agent's SSH exec */
+  private readonly guest: Guest;
   private starting: Promise<Status> | null = null;
   private tearingDown: Promise<void> | null = null;
   private stopping: Promise<Status> | null = null;
@@ -138,6 +140,7 @@ export class Supervisor implements Backend {
     ensureInstanceDir(this.paths);
     this.log = new EventLog(this.paths.events);
     this.agent = new AgentHost(this.forker, this.paths.agentLog);
+    this.guest = new Guest(this.agent);
     this.agent.on('message', (m) => this.onAgentMessage(m));
     this.agent.on('exit', (why) => this.onAgentExit(why));
     const s = this.safeSettings();
@@ -692,7 +695,7 @@ export class Supervisor implements Backend {
   private async afterResume(): Promise<void> {
     const remount = async () => {
       if (!this.mounts.length) return;
-      const r = await this.agent.exec(REMOUNT_SHARES, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
+      const r = await this.guest.mountsUp(30_000).catch(notSent);
       if (r.code !== 0) this.log.append('remount-failed', { stderr: r.stderr.trim() });
     };
     await Promise.all([this.syncClock('resumed'), remount()]);
@@ -880,10 +883,10 @@ export class Supervisor implements Backend {
       if (busy || !this.agent.pid) return;
       busy = true;
       const t0 = Date.now();
-      this.agent
-        .exec('date -u +%s.%N', { timeoutMs: 5000 })
-        .then(async (r) => {
-          const skew = Number(r.stdout.trim()) * 1000 - (t0 + Date.now()) / 2;
+      this.guest
+        .readClock(5000)
+        .then(async (guestMs) => {
+          const skew = guestMs - (t0 + Date.now()) / 2;
           if (Number.isFinite(skew) && Math.abs(skew) > 1000) await this.syncClock(`drift ${Math.round(skew)} ms`);
         })
         .catch(() => undefined)
@@ -895,19 +898,16 @@ export class Supervisor implements Backend {
   async syncClock(why: string): Promise<void> {
     // The command reaches the guest some time after we send it: estimate that from a round trip
     // and set the clock that much ahead, then measure the skew at the midpoint of a second trip.
-    const exec = (cmd: string) => this.agent.exec(cmd, { timeoutMs: 10_000 }).catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
     const t0 = Date.now();
-    const probe = await exec('true');
+    const probe = await this.guest.ping(10_000).catch(notSent);
     const oneWay = (Date.now() - t0) / 2;
     let ok = probe.code === 0;
     let skewMs: number | null = null;
     if (ok) {
-      // hwclock waits for the RTC's next second boundary (up to 1 s): let it finish on its own.
-      const set = await exec(`date -u -s @${((Date.now() + oneWay) / 1000).toFixed(3)} >/dev/null && { hwclock --systohc >/dev/null 2>&1 & }; true`);
+      const set = await this.guest.setClock(Date.now() + oneWay, 10_000).catch(notSent);
       ok = set.code === 0;
       const t1 = Date.now();
-      const check = await exec('date -u +%s.%N');
-      const guest = Number(check.stdout.trim()) * 1000;
+      const guest = await this.guest.readClock(10_000).catch(() => NaN);
       if (Number.isFinite(guest)) skewMs = Math.round(guest - (t1 + Date.now()) / 2);
     }
     this.log.append('clock-sync', { why, ok, skewMs, oneWayMs: Math.round(oneWay) });
@@ -1010,13 +1010,12 @@ export class Supervisor implements Backend {
           .then((ctx) => this.log.append('docker-context', { ...ctx }))
       : Promise.resolve();
     // Mounts were made by berth-boot before dockerd started; read back what happened.
-    const r = await this.agent.exec('cat /run/berth/mounts.status 2>/dev/null', { timeoutMs: 10_000 }).catch(() => null);
-    if (r) {
-      const lines = r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
+    const lines = await this.guest.mountsStatus(10_000).catch(() => null);
+    if (lines) {
       this.mounts = this.mounts.map((m) => {
-        const line = lines.find((l) => l[1] === m.guestPath);
+        const line = lines.find((l) => l.path === m.guestPath);
         if (!line) return { ...m, state: 'failed', reason: 'not mounted by the guest' };
-        return line[2] === 'ok' ? { ...m, state: 'mounted' } : { ...m, state: 'failed', reason: line[3] || 'mount failed' };
+        return line.ok ? { ...m, state: 'mounted' } : { ...m, state: 'failed', reason: line.reason ?? 'mount failed' };
       });
       this.bus.emit('mounts', this.mounts);
     }
@@ -1030,13 +1029,11 @@ export class Supervisor implements Backend {
 
   private async refreshEmulation(wanted: boolean, selfTest: boolean): Promise<EmulationStatus> {
     const foreign = this.emulation.foreignArch;
-    const r = await this.agent.exec('berth-emulation status', { timeoutMs: 10_000 });
-    const on = r.stdout.trim() === 'enabled';
+    const { on, result: r } = await this.guest.emulationStatus(10_000);
     let next: EmulationStatus = { enabled: wanted, state: on ? 'enabled' : 'disabled', foreignArch: foreign };
     if (wanted && !on) next = { ...next, state: 'failed', reason: (r.stderr || r.stdout).trim() || 'interpreter not registered' };
     if (on && (selfTest || this.emulation.selfTest === undefined)) {
-      const t = await this.agent.exec(`/usr/share/berth/selftest/busybox-${foreign} uname -m; qemu-${foreign}-static --version | head -n1`, { timeoutMs: 30_000 });
-      const [machine = '', interp = ''] = t.stdout.trim().split('\n');
+      const { machine, interpreter: interp, ...t } = await this.guest.emulationSelfTest(foreign, 30_000);
       const ok = t.code === 0 && machine.trim() === foreign;
       next.selfTest = { ok, output: (machine || t.stderr).trim(), interpreter: interp.trim(), at: new Date().toISOString() };
       if (!ok) next = { ...next, state: 'failed', reason: `self-test failed: ${(t.stderr || machine).trim()}` };
@@ -1055,7 +1052,7 @@ export class Supervisor implements Backend {
       this.emitStatus();
       return this.emulation;
     }
-    const r = await this.agent.exec(`berth-emulation ${enabled ? 'on' : 'off'}`, { timeoutMs: 10_000 });
+    const r = await this.guest.setEmulation(enabled, 10_000);
     if (r.code !== 0) {
       this.emulation = { enabled, state: 'failed', foreignArch: this.emulation.foreignArch, reason: (r.stderr || r.stdout).trim() };
       this.emitStatus();
@@ -1134,7 +1131,7 @@ export class Supervisor implements Backend {
       }
     }
     if (!how) {
-      if (!force && this.agent.pid) await this.agent.exec('sync', { timeoutMs: 5000 }).catch(() => undefined);
+      if (!force && this.agent.pid) await this.guest.sync(5000).catch(() => undefined);
       await this.agent.stop();
       how = await this.shutdownQemu(force);
     }
@@ -1185,10 +1182,10 @@ export class Supervisor implements Backend {
       } catch (e) {
         return fail(`cannot stop the containers that use shared folders: ${(e as Error).message}`);
       }
-      const u = await this.agent.exec(UNMOUNT_SHARES, { timeoutMs: 30_000 }).catch((e: Error) => ({ code: null, stdout: '', stderr: e.message }));
+      const u = await this.guest.mountsDown(30_000).catch(notSent);
       if (u.code !== 0) return fail(`a shared folder is still in use inside the VM (${u.stderr.trim().split('\n')[0]})`);
     } else if (this.agent.pid) {
-      await this.agent.exec('sync', { timeoutMs: 5000 }).catch(() => undefined);
+      await this.guest.sync(5000).catch(() => undefined);
     }
     await this.agent.stop();
     this.ports = [];

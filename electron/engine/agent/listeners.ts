@@ -95,24 +95,7 @@ export function isLoopbackPeer(address: string | undefined): boolean {
   return !!address && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
 }
 
-/**
- * The guest-side watcher: prints the listener table whenever it changes; a line on stdin forces a
- * re-scan now. Bash builtins only — no cat/awk/sort per tick: under TCG every fork costs
- * milliseconds of emulated CPU, and a forking 250 ms poll measured 40 % of a core on an idle VM.
- */
-export const WATCH_SCRIPT = [
-  'prev=""',
-  'while :; do',
-  '  cur=""',
-  '  for f in /proc/net/tcp /proc/net/tcp6; do',
-  '    while read -r _ a _ st _; do [ "$st" = 0A ] && cur+="$a "; done < "$f"',
-  '  done',
-  '  if [ "$cur" != "$prev" ]; then echo "L $cur"; prev=$cur; fi',
-  '  read -r -t 0.25 _ || [ $? -gt 128 ] || exit 0',
-  'done',
-].join('\n');
-
-/** Parse one watcher line ("L 00000000:1F90 0100007F:0016 …") into listeners. */
+/** Parse one line of the guest's ports watcher (guest/scripts.ts) ("L 00000000:1F90 0100007F:0016 …") into listeners. */
 export function parseWatchLine(line: string): GuestListener[] | null {
   if (!line.startsWith('L')) return null;
   const rows = line

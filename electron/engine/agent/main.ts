@@ -4,6 +4,7 @@
 // the VM keeps running.
 import type net from 'node:net';
 import type { StepName } from '../../shared/status.js';
+import { GUEST_COMMANDS, parseBootId } from '../guest/commands.js';
 import { dockerPing, serveDockerSocket } from './docker-socket.js';
 import type { AgentInit, FromAgent, ToAgent } from './protocol.js';
 import { PortForwarder } from './ports.js';
@@ -67,9 +68,8 @@ async function ladder(init: AgentInit): Promise<void> {
     current = 'boot-marker';
     step('boot-marker', 'running');
     await retryUntil(deadline, 'waiting for this boot’s marker', async () => {
-      const r = await link!.exec('cat /run/berth/boot-id 2>/dev/null', { timeoutMs: 5000 });
-      // Compare the last line only: a login shell may print a banner first.
-      return r.stdout.trim().split('\n').pop()?.trim() === init.bootId;
+      const r = await link!.exec(GUEST_COMMANDS.bootId, { timeoutMs: 5000 });
+      return parseBootId(r.stdout) === init.bootId;
     });
     step('boot-marker', 'done');
 

@@ -8,7 +8,8 @@ import readline from 'node:readline';
 import type { ClientChannel } from 'ssh2';
 import type { PortForward } from '../../shared/status.js';
 import { splice } from './docker-socket.js';
-import { connectAddress, hostBind, isLoopbackPeer, parseWatchLine, wantedForwards, WATCH_SCRIPT } from './listeners.js';
+import { GUEST_COMMANDS } from '../guest/commands.js';
+import { connectAddress, hostBind, isLoopbackPeer, parseWatchLine, wantedForwards } from './listeners.js';
 import type { GuestListener, PortRules, WantedForward } from './listeners.js';
 import { formatAddress, loopbackListeners, portTakenReason } from './port-probe.js';
 import type { SshLink } from './ssh-link.js';
@@ -33,10 +34,6 @@ export interface ForwarderOptions {
 }
 
 type ForwarderLink = Pick<SshLink, 'connect' | 'openUnix' | 'openTcp'>;
-
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 export class PortForwarder {
   private forwards = new Map<number, Forward>();
@@ -72,7 +69,7 @@ export class PortForwarder {
     this.watcher?.close();
     const client = await this.link.connect();
     await new Promise<void>((resolve, reject) => {
-      client.exec(`bash -c ${shellQuote(WATCH_SCRIPT)}`, (err, ch) => {
+      client.exec(GUEST_COMMANDS.portWatch, (err, ch) => {
         if (err) return reject(err);
         this.watcher = ch;
         readline.createInterface({ input: ch }).on('line', (line) => {

@@ -1,5 +1,6 @@
-// Shell run in the guest (over the agent's SSH exec) around a save. The guest image is untouched:
-// the mount table berth-boot used is in /run/berth/mounts.tsv (tag, path, ro|rw, 9p options).
+// The shell scripts the engine runs in the guest (through the guest's exec). Only the guest module
+// (guest.ts, commands.ts) uses them. The mount table berth-boot used is in /run/berth/mounts.tsv
+// (tag, path, ro|rw, 9p options).
 
 /**
  * QEMU refuses to save a VM while a 9p share is mounted (the guest holds state QEMU cannot
@@ -39,3 +40,20 @@ while IFS="$(printf '\t')" read -r tag path mode opts; do
   fi
 done < /run/berth/mounts.tsv
 `;
+
+/**
+ * The ports watcher: prints the listener table whenever it changes; a line on stdin forces a
+ * re-scan now. Bash builtins only — no cat/awk/sort per tick: under TCG every fork costs
+ * milliseconds of emulated CPU, and a forking 250 ms poll measured 40 % of a core on an idle VM.
+ */
+export const PORT_WATCH_SCRIPT = [
+  'prev=""',
+  'while :; do',
+  '  cur=""',
+  '  for f in /proc/net/tcp /proc/net/tcp6; do',
+  '    while read -r _ a _ st _; do [ "$st" = 0A ] && cur+="$a "; done < "$f"',
+  '  done',
+  '  if [ "$cur" != "$prev" ]; then echo "L $cur"; prev=$cur; fi',
+  '  read -r -t 0.25 _ || [ $? -gt 128 ] || exit 0',
+  'done',
+].join('\n');
