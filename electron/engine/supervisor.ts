@@ -10,8 +10,8 @@ import type { EventName, Events, Envelope, Method, Params, Result } from '../sha
 import type { JournalEvents } from '../shared/journal.js';
 import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
-import { STEPS, foreignArchOf } from '../shared/status.js';
-import type { Accel, EmulationStatus, MountInfo, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
+import { STEPS } from '../shared/status.js';
+import type { Accel, MountInfo, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
 import { chooseAccel, hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
@@ -44,6 +44,9 @@ import type { QemuCommand } from './qemu-args.js';
 import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
 import { DockerService } from './docker/service.js';
 import { Guest, notSent } from './guest/index.js';
+import { ClockService } from './services/clock.js';
+import { EmulationService } from './services/emulation.js';
+import type { Service, ServiceContext } from './services/service.js';
 import { loadState, saveState } from './suspend/migration.js';
 import { binaryDigest } from './suspend/binary-digest.js';
 import { setUpDockerTools } from './docker-plugins.js';
@@ -117,7 +120,10 @@ export class Supervisor implements Backend {
   private abortStart = false;
   private mounts: MountInfo[] = [];
   private ports: PortForward[] = [];
-  private emulation: EmulationStatus;
+  /** the services, in the order their hooks run */
+  private readonly services: Service[] = [];
+  private readonly clock: ClockService;
+  private readonly emulation: EmulationService;
   private agentRestarts = 0;
   private resumeInfo: ResumeInfo | undefined;
   /** what the last start did with a VM it found paused, saving or loading */
@@ -144,8 +150,30 @@ export class Supervisor implements Backend {
     this.agent.on('message', (m) => this.onAgentMessage(m));
     this.agent.on('exit', (why) => this.onAgentExit(why));
     const s = this.safeSettings();
-    this.emulation = { enabled: s?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(s?.arch ?? 'x86_64') };
+    const ctx = this.serviceContext();
+    this.clock = this.register(new ClockService(ctx));
+    this.emulation = this.register(new EmulationService(ctx, s));
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
+  }
+
+  private register<S extends Service>(service: S): S {
+    this.services.push(service);
+    return service;
+  }
+
+  /** What a service may see and do: the guest, the journal, the state, its status slice. */
+  private serviceContext(): ServiceContext {
+    return {
+      paths: this.paths,
+      guest: this.guest,
+      env: this.env,
+      resourcesPath: this.resourcesPath,
+      vmState: () => this.state,
+      guestReachable: () => !!this.agent.pid,
+      journal: (kind, data) => void this.log.append(kind, data),
+      emit: (event, payload) => void this.bus.emit(event, payload),
+      statusChanged: () => this.emitStatus(),
+    };
   }
 
   // ---- Backend ----
@@ -184,12 +212,12 @@ export class Supervisor implements Backend {
       case 'vm.status':
         return this.status();
       case 'vm.wake':
-        if (this.state === 'running' || this.state === 'degraded') await this.syncClock('host woke');
+        if (this.state === 'running' || this.state === 'degraded') await this.clock.sync('host woke');
         return this.status();
       case 'emulation.set':
-        return this.setEmulation((params as Params<'emulation.set'>).enabled);
+        return this.emulation.set((params as Params<'emulation.set'>).enabled);
       case 'emulation.status':
-        return this.emulationStatus();
+        return this.emulation.get();
       case 'ports.list':
         return this.status().ports;
       case 'mounts.list':
@@ -245,9 +273,9 @@ export class Supervisor implements Backend {
       },
       ports: this.ports,
       mounts: this.mounts,
-      emulation: { ...this.emulation },
       restartNeeded: this.restartNeeded(),
     });
+    for (const svc of this.services) svc.status?.(st);
     if (this.run) st.accel = this.run.accel;
     try {
       const d = fs.statSync(this.paths.disk);
@@ -354,7 +382,7 @@ export class Supervisor implements Backend {
       }
       const mounts = resolveMounts(settings.mounts, currentHost());
       checkSocketPaths(this.paths);
-      this.emulation = { enabled: settings.emulation.enabled, state: 'unknown', foreignArch: foreignArchOf(settings.arch) };
+      for (const svc of this.services) svc.onStart?.(settings);
       this.setState('starting', { arch: settings.arch });
 
       // Every way up ends the same: the agent's steps (SSH → boot marker → dockerd → socket), then
@@ -372,7 +400,6 @@ export class Supervisor implements Backend {
         this.readyMs = Date.now() - this.startT0;
         this.startedAt = new Date().toISOString();
         this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, ...extra });
-        this.startClockWatch();
         return this.status();
       };
 
@@ -698,7 +725,7 @@ export class Supervisor implements Backend {
       const r = await this.guest.mountsUp(30_000).catch(notSent);
       if (r.code !== 0) this.log.append('remount-failed', { stderr: r.stderr.trim() });
     };
-    await Promise.all([this.syncClock('resumed'), remount()]);
+    await Promise.all([...this.services.map((svc) => svc.afterResume?.()), remount()]);
   }
 
   /**
@@ -862,56 +889,9 @@ export class Supervisor implements Backend {
   private onQmpEvent(event: string): void {
     this.log.append('qmp-event', { event });
     // The guest clock stood still while the VM was paused (host sleep, QMP stop): set it at once.
-    if (event === 'RESUME' && (this.state === 'running' || this.state === 'degraded')) void this.syncClock('resume');
+    if (event === 'RESUME' && (this.state === 'running' || this.state === 'degraded')) void this.clock.sync('resume');
   }
 
-  private clockTimer: NodeJS.Timeout | null = null;
-
-  /**
-   * Every 15 s compare the guest clock with the host's and correct a drift over 1 s: a VM frozen by
-   * host sleep (or SIGSTOP) wakes with its clock in the past. One tiny SSH exec, no guest daemon.
-   */
-  private startClockWatch(): void {
-    if (this.clockTimer) clearInterval(this.clockTimer);
-    let busy = false;
-    this.clockTimer = setInterval(() => {
-      if (this.state !== 'running' && this.state !== 'degraded') {
-        if (this.clockTimer) clearInterval(this.clockTimer);
-        this.clockTimer = null;
-        return;
-      }
-      if (busy || !this.agent.pid) return;
-      busy = true;
-      const t0 = Date.now();
-      this.guest
-        .readClock(5000)
-        .then(async (guestMs) => {
-          const skew = guestMs - (t0 + Date.now()) / 2;
-          if (Number.isFinite(skew) && Math.abs(skew) > 1000) await this.syncClock(`drift ${Math.round(skew)} ms`);
-        })
-        .catch(() => undefined)
-        .finally(() => (busy = false));
-    }, 15_000);
-    this.clockTimer.unref();
-  }
-
-  async syncClock(why: string): Promise<void> {
-    // The command reaches the guest some time after we send it: estimate that from a round trip
-    // and set the clock that much ahead, then measure the skew at the midpoint of a second trip.
-    const t0 = Date.now();
-    const probe = await this.guest.ping(10_000).catch(notSent);
-    const oneWay = (Date.now() - t0) / 2;
-    let ok = probe.code === 0;
-    let skewMs: number | null = null;
-    if (ok) {
-      const set = await this.guest.setClock(Date.now() + oneWay, 10_000).catch(notSent);
-      ok = set.code === 0;
-      const t1 = Date.now();
-      const guest = await this.guest.readClock(10_000).catch(() => NaN);
-      if (Number.isFinite(guest)) skewMs = Math.round(guest - (t1 + Date.now()) / 2);
-    }
-    this.log.append('clock-sync', { why, ok, skewMs, oneWayMs: Math.round(oneWay) });
-  }
 
 
   private agentWaiter: { step: (m: FromAgent) => void } | null = null;
@@ -976,7 +956,7 @@ export class Supervisor implements Backend {
       } else if (m.up && this.state === 'degraded') {
         this.degradedReason = undefined;
         this.setState('running');
-        void this.syncClock('ssh reconnected');
+        void this.clock.sync('ssh reconnected');
       }
     } else if (m.type === 'ready' && this.state === 'degraded') {
       this.degradedReason = undefined;
@@ -1019,52 +999,10 @@ export class Supervisor implements Backend {
       });
       this.bus.emit('mounts', this.mounts);
     }
-    await this.refreshEmulation(settings.emulation.enabled, false);
+    for (const svc of this.services) await svc.onReady?.(settings);
     await context;
     // After the context: both rewrite the docker config, one at a time.
     this.dockerTools = await setUpDockerTools({ berthHome: this.paths.home, instanceDir: this.paths.dir, dockerSocket: this.paths.docker, env: this.env, ...(this.resourcesPath ? { resourcesDir: this.resourcesPath } : {}) });
-  }
-
-  // ---- emulation ----
-
-  private async refreshEmulation(wanted: boolean, selfTest: boolean): Promise<EmulationStatus> {
-    const foreign = this.emulation.foreignArch;
-    const { on, result: r } = await this.guest.emulationStatus(10_000);
-    let next: EmulationStatus = { enabled: wanted, state: on ? 'enabled' : 'disabled', foreignArch: foreign };
-    if (wanted && !on) next = { ...next, state: 'failed', reason: (r.stderr || r.stdout).trim() || 'interpreter not registered' };
-    if (on && (selfTest || this.emulation.selfTest === undefined)) {
-      const { machine, interpreter: interp, ...t } = await this.guest.emulationSelfTest(foreign, 30_000);
-      const ok = t.code === 0 && machine.trim() === foreign;
-      next.selfTest = { ok, output: (machine || t.stderr).trim(), interpreter: interp.trim(), at: new Date().toISOString() };
-      if (!ok) next = { ...next, state: 'failed', reason: `self-test failed: ${(t.stderr || machine).trim()}` };
-    } else if (on && this.emulation.selfTest) next.selfTest = this.emulation.selfTest;
-    this.emulation = next;
-    this.emitStatus();
-    return next;
-  }
-
-  async setEmulation(enabled: boolean): Promise<EmulationStatus> {
-    const s = loadSettings(this.paths.settings);
-    saveSettings(this.paths.settings, { ...s, emulation: { ...s.emulation, enabled } });
-    this.log.append('emulation', { enabled });
-    if (this.state !== 'running' && this.state !== 'degraded') {
-      this.emulation = { enabled, state: 'unknown', foreignArch: foreignArchOf(s.arch), reason: 'applied at next start' };
-      this.emitStatus();
-      return this.emulation;
-    }
-    const r = await this.guest.setEmulation(enabled, 10_000);
-    if (r.code !== 0) {
-      this.emulation = { enabled, state: 'failed', foreignArch: this.emulation.foreignArch, reason: (r.stderr || r.stdout).trim() };
-      this.emitStatus();
-      return this.emulation;
-    }
-    if (!enabled) delete this.emulation.selfTest;
-    return this.refreshEmulation(enabled, enabled);
-  }
-
-  private async emulationStatus(): Promise<EmulationStatus> {
-    if (this.state === 'running' || this.state === 'degraded') return this.refreshEmulation(this.emulation.enabled, false);
-    return this.emulation;
   }
 
   // ---- settings ----
@@ -1077,7 +1015,7 @@ export class Supervisor implements Backend {
     this.log.append('settings', { keys: Object.keys(patch) });
     if (patch.ports && this.agent.pid) this.agent.send({ type: 'ports-config', ports: next.ports });
     if (patch.emulation && patch.emulation.enabled !== cur.emulation.enabled && (this.state === 'running' || this.state === 'degraded')) {
-      await this.setEmulation(next.emulation.enabled);
+      await this.emulation.set(next.emulation.enabled);
     }
     this.emitStatus();
     return { settings: next, restartNeeded: this.restartNeeded() };
@@ -1136,6 +1074,7 @@ export class Supervisor implements Backend {
       how = await this.shutdownQemu(force);
     }
     await this.cleanupFiles();
+    for (const svc of this.services) svc.onStop?.();
     this.run = null;
     this.ports = [];
     this.bus.emit('ports', []);
@@ -1319,6 +1258,7 @@ export class Supervisor implements Backend {
 
   /** After a failure: stop whatever this start brought up, in reverse order. */
   private async teardown(): Promise<void> {
+    for (const svc of this.services) svc.onStop?.();
     await this.agent.stop();
     this.ports = [];
     this.bus.emit('ports', []);

@@ -24,9 +24,12 @@ export function settingsOrUndefined(p: InstancePaths): Settings | undefined {
   }
 }
 
-type Live = Pick<Status, 'state' | 'steps' | 'pids' | 'ports' | 'mounts' | 'emulation' | 'restartNeeded'>;
+type Live = Pick<Status, 'state' | 'steps' | 'pids' | 'ports' | 'mounts' | 'restartNeeded'>;
 
-/** The fields every status has, in their order; the live ones come from whoever answers. */
+/**
+ * The fields every status has, in their order; the live ones come from whoever answers. Emulation
+ * is what the settings ask for until the emulation service, which asks the guest, fills it in.
+ */
 export function baseStatus(p: InstancePaths, settings: Settings | undefined, live: Live): Status {
   return {
     instance: p.name,
@@ -41,7 +44,7 @@ export function baseStatus(p: InstancePaths, settings: Settings | undefined, liv
     pids: live.pids,
     ports: live.ports,
     mounts: live.mounts,
-    emulation: live.emulation,
+    emulation: { enabled: settings?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(settings?.arch ?? 'x86_64') },
     restartNeeded: live.restartNeeded,
     serialLog: p.serialLog,
   };
@@ -61,7 +64,6 @@ export function offlineStatus(p: InstancePaths, identity: IdentityOptions = {}):
     pids: {},
     ports: [],
     mounts: [],
-    emulation: { enabled: settings?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(arch) },
     restartNeeded: false,
   });
   const saved = savedInfo(p);

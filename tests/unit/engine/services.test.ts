@@ -1,0 +1,76 @@
+// Services against a stand-in context and guest: what each one asks the guest, and what the user
+// then sees (its status slice, the journal, the settings).
+import { describe, expect, it, afterAll } from 'vitest';
+import { defaultSettings, loadSettings, saveSettings } from '../../../electron/engine/config.js';
+import { EventLog } from '../../../electron/engine/event-log.js';
+import { GUEST_COMMANDS, Guest } from '../../../electron/engine/guest/index.js';
+import type { ExecResult } from '../../../electron/engine/guest/index.js';
+import { ensureInstanceDir, instancePaths } from '../../../electron/engine/instance/index.js';
+import { ClockService } from '../../../electron/engine/services/clock.js';
+import { EmulationService } from '../../../electron/engine/services/emulation.js';
+import type { ServiceContext } from '../../../electron/engine/services/service.js';
+import { baseStatus, pendingSteps } from '../../../electron/engine/instance/index.js';
+import type { VmState } from '../../../electron/shared/status.js';
+import { removeScratch, scratch } from './helpers/stand-ins.js';
+
+afterAll(removeScratch);
+
+function context(answers: Record<string, Partial<ExecResult>>, state: VmState) {
+  const p = instancePaths('svc', scratch('berth-svc-'));
+  ensureInstanceDir(p);
+  saveSettings(p.settings, defaultSettings());
+  const sent: string[] = [];
+  const log = new EventLog(p.events);
+  let changes = 0;
+  const ctx: ServiceContext = {
+    paths: p,
+    guest: new Guest({
+      exec: async (cmd) => {
+        sent.push(cmd);
+        const a = Object.entries(answers).find(([k]) => cmd.startsWith(k))?.[1];
+        if (!a) throw new Error('no answer');
+        return { code: 0, stdout: '', stderr: '', ...a };
+      },
+    }),
+    env: {},
+    resourcesPath: undefined,
+    vmState: () => state,
+    guestReachable: () => true,
+    journal: (kind, data) => void log.append(kind, data),
+    emit: () => undefined,
+    statusChanged: () => void changes++,
+  };
+  return { p, ctx, sent, changes: () => changes };
+}
+
+describe('services', () => {
+  it('clock: a sync sets the guest clock and journals the skew it measured after', async () => {
+    const { p, ctx, sent } = context({ true: {}, 'date -u -s': {}, [GUEST_COMMANDS.readClock]: { stdout: `${(Date.now() / 1000).toFixed(3)}\n` } }, 'running');
+    await new ClockService(ctx).sync('resumed');
+    expect(sent.map((c) => c.split(' ')[0])).toEqual(['true', 'date', 'date']);
+    const ev = EventLog.readLast(p.events).find((e) => e.kind === 'clock-sync');
+    expect(ev).toMatchObject({ why: 'resumed', ok: true });
+  });
+
+  it('emulation while stopped: remembered in the settings, applied at next start, no guest asked', async () => {
+    const { p, ctx, sent } = context({}, 'stopped');
+    const svc = new EmulationService(ctx, defaultSettings());
+    expect(await svc.set(true)).toMatchObject({ enabled: true, state: 'unknown', reason: 'applied at next start' });
+    expect(loadSettings(p.settings).emulation.enabled).toBe(true);
+    expect(sent).toEqual([]);
+  });
+
+  it('emulation while running: turned on in the guest, self-tested, and shown in the status slice', async () => {
+    const s = defaultSettings();
+    const foreign = s.arch === 'x86_64' ? 'aarch64' : 'x86_64';
+    const { p, ctx, sent, changes } = context({ 'berth-emulation on': {}, 'berth-emulation status': { stdout: 'enabled\n' }, '/usr/share/berth/selftest/': { stdout: `${foreign}\nqemu-${foreign} version 8\n` } }, 'running');
+    const svc = new EmulationService(ctx, s);
+    const st = await svc.set(true);
+    expect(st).toMatchObject({ enabled: true, state: 'enabled', selfTest: { ok: true, output: foreign, interpreter: `qemu-${foreign} version 8` } });
+    expect(sent[0]).toBe('berth-emulation on');
+    expect(changes()).toBeGreaterThan(0);
+    const status = baseStatus(p, s, { state: 'running', steps: pendingSteps(), pids: {}, ports: [], mounts: [], restartNeeded: false });
+    svc.status(status);
+    expect(status.emulation).toMatchObject({ state: 'enabled', selfTest: { ok: true } });
+  });
+});
