@@ -11,7 +11,7 @@ import type { JournalEvents } from '../shared/journal.js';
 import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS } from '../shared/status.js';
-import type { Accel, MountInfo, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
+import type { Accel, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
 import { chooseAccel, hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
@@ -19,7 +19,6 @@ import type { FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
 import { checkDiskBase, ensureDisk } from './disk.js';
-import { dockerContextName, ensureDockerContext } from './docker-context.js';
 import { BerthFailure, toBerthError } from './errors.js';
 import { EventLog, tailFile } from './event-log.js';
 import { readImageDir, resolveImage } from './image/local.js';
@@ -43,13 +42,14 @@ import type { FollowedHash } from './file-hash.js';
 import type { QemuCommand } from './qemu-args.js';
 import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
 import { DockerService } from './docker/service.js';
-import { Guest, notSent } from './guest/index.js';
+import { Guest } from './guest/index.js';
 import { ClockService } from './services/clock.js';
+import { DockerContextService } from './services/docker-context.js';
+import { MountsService } from './services/mounts.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
 import { loadState, saveState } from './suspend/migration.js';
 import { binaryDigest } from './suspend/binary-digest.js';
-import { setUpDockerTools } from './docker-plugins.js';
 import { bumpGeneration, diskIdentity, discardSaved, makeDurable, readSaved, RECORD_VERSION, savedInfo, verifyStateFile, whyNotResume, writeRecord } from './suspend/saved-state.js';
 import type { SavedRecord } from './suspend/saved-state.js';
 
@@ -118,18 +118,17 @@ export class Supervisor implements Backend {
   private tearingDown: Promise<void> | null = null;
   private stopping: Promise<Status> | null = null;
   private abortStart = false;
-  private mounts: MountInfo[] = [];
   private ports: PortForward[] = [];
   /** the services, in the order their hooks run */
   private readonly services: Service[] = [];
   private readonly clock: ClockService;
   private readonly emulation: EmulationService;
+  private readonly mounts: MountsService;
   private agentRestarts = 0;
   private resumeInfo: ResumeInfo | undefined;
   /** what the last start did with a VM it found paused, saving or loading */
   private adoptNote: string | undefined;
   private lastStop: StopInfo | undefined;
-  private dockerTools: Awaited<ReturnType<typeof setUpDockerTools>> | undefined;
   /** containers a suspend stopped (they held a shared folder), started again once the VM resumed */
   private restartAfterResume: { id: string; name: string }[] = [];
   /** containers, images, volumes, disk: the Docker Engine API on the forwarded socket */
@@ -153,6 +152,8 @@ export class Supervisor implements Backend {
     const ctx = this.serviceContext();
     this.clock = this.register(new ClockService(ctx));
     this.emulation = this.register(new EmulationService(ctx, s));
+    this.mounts = this.register(new MountsService(ctx));
+    this.register(new DockerContextService(ctx));
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
   }
 
@@ -272,7 +273,6 @@ export class Supervisor implements Backend {
         ...(this.agent.pid ? { agent: this.agent.pid } : {}),
       },
       ports: this.ports,
-      mounts: this.mounts,
       restartNeeded: this.restartNeeded(),
     });
     for (const svc of this.services) svc.status?.(st);
@@ -294,7 +294,6 @@ export class Supervisor implements Backend {
     if (this.resumeInfo) st.resume = this.resumeInfo;
     if (this.adoptNote) st.adoptNote = this.adoptNote;
     if (this.lastStop) st.lastStop = this.lastStop;
-    if (this.dockerTools) st.dockerTools = this.dockerTools;
     if (this.degradedReason && this.state === 'degraded' && !st.error) {
       st.error = { code: 'E_AGENT', message: this.degradedReason, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
     }
@@ -434,7 +433,7 @@ export class Supervisor implements Backend {
       const ssh = await ensureSshMaterial(this.paths);
       const bootId = randomBytes(8).toString('hex');
       const tags = mounts.map((m, i) => ({ ...m, tag: `berth${i}` }));
-      this.mounts = tags.map((m) => ({ location: m.location, guestPath: m.guestPath, writable: m.writable, state: 'pending' }));
+      this.mounts.expect(tags);
       writeSeed(this.paths.seed, {
         hostname: 'berth',
         bootId,
@@ -576,7 +575,7 @@ export class Supervisor implements Backend {
     }
     const settled = await this.settlePaused(qmp);
     if (settled === 'gone') return false;
-    this.mounts = resolveMounts(st.settings.mounts, currentHost(), false).map((m) => ({ ...m, state: 'pending' as const }));
+    this.mounts.expect(resolveMounts(st.settings.mounts, currentHost(), false));
     this.stepUpdate('qemu', 'done', `adopted pid ${pid}`);
     this.stepUpdate('kernel', 'done', 'already running');
     // Not our child: watch the pid and the QMP socket instead of an exit event.
@@ -705,7 +704,7 @@ export class Supervisor implements Backend {
     const loadMs = Date.now() - t0;
     this.resumeInfo = { resumed: true, loadMs };
     this.restartAfterResume = rec.containersToRestart;
-    this.mounts = tags.map((m) => ({ location: m.location, guestPath: m.guestPath, writable: m.writable, state: 'pending' }));
+    this.mounts.expect(tags);
     this.log.append('resumed', { loadMs, savedAt: rec.savedAt, bytes: rec.stateBytes });
     this.stepUpdate('kernel', 'done', `resumed in ${loadMs} ms`);
     return true;
@@ -720,12 +719,7 @@ export class Supervisor implements Backend {
 
   /** The guest kept running in its memory, but its clock stood still and the shares were unmounted. */
   private async afterResume(): Promise<void> {
-    const remount = async () => {
-      if (!this.mounts.length) return;
-      const r = await this.guest.mountsUp(30_000).catch(notSent);
-      if (r.code !== 0) this.log.append('remount-failed', { stderr: r.stderr.trim() });
-    };
-    await Promise.all([...this.services.map((svc) => svc.afterResume?.()), remount()]);
+    await Promise.all(this.services.map((svc) => svc.afterResume?.()));
   }
 
   /**
@@ -982,27 +976,9 @@ export class Supervisor implements Backend {
     }, delay);
   }
 
+  /** The readiness step "apply": every service brings its part of the guest and the host up. */
   private async applyGuestState(settings: Settings): Promise<void> {
-    // The host-side Docker context does not depend on the guest: in parallel with the guest checks.
-    const context = settings.docker.context
-      ? ensureDockerContext(this.paths.docker, { name: dockerContextName(this.paths.name) })
-          .catch((e: Error) => ({ created: false, switched: false, note: e.message }))
-          .then((ctx) => this.log.append('docker-context', { ...ctx }))
-      : Promise.resolve();
-    // Mounts were made by berth-boot before dockerd started; read back what happened.
-    const lines = await this.guest.mountsStatus(10_000).catch(() => null);
-    if (lines) {
-      this.mounts = this.mounts.map((m) => {
-        const line = lines.find((l) => l.path === m.guestPath);
-        if (!line) return { ...m, state: 'failed', reason: 'not mounted by the guest' };
-        return line.ok ? { ...m, state: 'mounted' } : { ...m, state: 'failed', reason: line.reason ?? 'mount failed' };
-      });
-      this.bus.emit('mounts', this.mounts);
-    }
-    for (const svc of this.services) await svc.onReady?.(settings);
-    await context;
-    // After the context: both rewrite the docker config, one at a time.
-    this.dockerTools = await setUpDockerTools({ berthHome: this.paths.home, instanceDir: this.paths.dir, dockerSocket: this.paths.docker, env: this.env, ...(this.resourcesPath ? { resourcesDir: this.resourcesPath } : {}) });
+    await Promise.all(this.services.map((svc) => svc.onReady?.(settings)));
   }
 
   // ---- settings ----
@@ -1078,7 +1054,7 @@ export class Supervisor implements Backend {
     this.run = null;
     this.ports = [];
     this.bus.emit('ports', []);
-    this.mounts = this.mounts.map((m) => ({ ...m, state: 'pending' }));
+    this.mounts.markPending();
     this.steps = freshSteps();
     this.error = undefined;
     this.readyMs = undefined;
@@ -1106,7 +1082,7 @@ export class Supervisor implements Backend {
     if (was !== 'running') return fail(`the VM was ${was}, not running`);
     if (this.restartNeeded()) return fail('settings changed since the VM started; they apply at this fresh boot');
     const progress = (label: string, fraction?: number) => this.bus.emit('progress', { task: 'stop', label, ...(fraction !== undefined ? { fraction } : {}) });
-    const shares = this.mounts.filter((m) => m.state === 'mounted').map((m) => m.guestPath);
+    const shares = this.mounts.mounted();
     let stopped: { id: string; name: string }[] = [];
     if (shares.length) {
       if (!this.agent.pid) return fail('the host agent is down, so the shared folders cannot be unmounted');
@@ -1121,7 +1097,7 @@ export class Supervisor implements Backend {
       } catch (e) {
         return fail(`cannot stop the containers that use shared folders: ${(e as Error).message}`);
       }
-      const u = await this.guest.mountsDown(30_000).catch(notSent);
+      const u = await this.mounts.unmountAll();
       if (u.code !== 0) return fail(`a shared folder is still in use inside the VM (${u.stderr.trim().split('\n')[0]})`);
     } else if (this.agent.pid) {
       await this.guest.sync(5000).catch(() => undefined);

@@ -24,11 +24,11 @@ export function settingsOrUndefined(p: InstancePaths): Settings | undefined {
   }
 }
 
-type Live = Pick<Status, 'state' | 'steps' | 'pids' | 'ports' | 'mounts' | 'restartNeeded'>;
+type Live = Pick<Status, 'state' | 'steps' | 'pids' | 'ports' | 'restartNeeded'>;
 
 /**
- * The fields every status has, in their order; the live ones come from whoever answers. Emulation
- * is what the settings ask for until the emulation service, which asks the guest, fills it in.
+ * The fields every status has, in their order; the live ones come from whoever answers. No mounts,
+ * and emulation as the settings ask, until their services (which ask the guest) fill them in.
  */
 export function baseStatus(p: InstancePaths, settings: Settings | undefined, live: Live): Status {
   return {
@@ -43,7 +43,7 @@ export function baseStatus(p: InstancePaths, settings: Settings | undefined, liv
     steps: live.steps,
     pids: live.pids,
     ports: live.ports,
-    mounts: live.mounts,
+    mounts: [],
     emulation: { enabled: settings?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(settings?.arch ?? 'x86_64') },
     restartNeeded: live.restartNeeded,
     serialLog: p.serialLog,
@@ -63,7 +63,6 @@ export function offlineStatus(p: InstancePaths, identity: IdentityOptions = {}):
     steps: pendingSteps(),
     pids: {},
     ports: [],
-    mounts: [],
     restartNeeded: false,
   });
   const saved = savedInfo(p);

@@ -8,6 +8,7 @@ import type { ExecResult } from '../../../electron/engine/guest/index.js';
 import { ensureInstanceDir, instancePaths } from '../../../electron/engine/instance/index.js';
 import { ClockService } from '../../../electron/engine/services/clock.js';
 import { EmulationService } from '../../../electron/engine/services/emulation.js';
+import { MountsService } from '../../../electron/engine/services/mounts.js';
 import type { ServiceContext } from '../../../electron/engine/services/service.js';
 import { baseStatus, pendingSteps } from '../../../electron/engine/instance/index.js';
 import type { VmState } from '../../../electron/shared/status.js';
@@ -69,8 +70,33 @@ describe('services', () => {
     expect(st).toMatchObject({ enabled: true, state: 'enabled', selfTest: { ok: true, output: foreign, interpreter: `qemu-${foreign} version 8` } });
     expect(sent[0]).toBe('berth-emulation on');
     expect(changes()).toBeGreaterThan(0);
-    const status = baseStatus(p, s, { state: 'running', steps: pendingSteps(), pids: {}, ports: [], mounts: [], restartNeeded: false });
+    const status = baseStatus(p, s, { state: 'running', steps: pendingSteps(), pids: {}, ports: [], restartNeeded: false });
     svc.status(status);
     expect(status.emulation).toMatchObject({ state: 'enabled', selfTest: { ok: true } });
+  });
+
+  it('mounts: what the guest mounted, each share with its state, pushed to clients; a failed remount after a resume is journaled', async () => {
+    const { p, ctx } = context({ [GUEST_COMMANDS.mountsStatus]: { stdout: 'berth0\t/Users/ada\tok\t\nberth1\t/Volumes/x\tfailed\tNo such device\n' }, [GUEST_COMMANDS.mountsUp]: { code: 1, stderr: 'mount: busy\n' } }, 'running');
+    const pushed: unknown[] = [];
+    const svc = new MountsService({ ...ctx, emit: (_e, payload) => void pushed.push(payload) });
+    svc.expect([
+      { location: '/Users/ada', guestPath: '/Users/ada', writable: true },
+      { location: '/Volumes/x', guestPath: '/Volumes/x', writable: false },
+      { location: '/opt/y', guestPath: '/opt/y', writable: false },
+    ]);
+    await svc.onReady();
+    expect(pushed).toHaveLength(1);
+    const st = baseStatus(p, defaultSettings(), { state: 'running', steps: pendingSteps(), pids: {}, ports: [], restartNeeded: false });
+    svc.status(st);
+    expect(st.mounts.map((m) => [m.guestPath, m.state, m.reason])).toEqual([
+      ['/Users/ada', 'mounted', undefined],
+      ['/Volumes/x', 'failed', 'No such device'],
+      ['/opt/y', 'failed', 'not mounted by the guest'],
+    ]);
+    expect(svc.mounted()).toEqual(['/Users/ada']);
+    await svc.afterResume();
+    expect(EventLog.readLast(p.events).find((e) => e.kind === 'remount-failed')).toMatchObject({ stderr: 'mount: busy' });
+    svc.markPending();
+    expect(svc.mounted()).toEqual([]);
   });
 });
