@@ -1,4 +1,4 @@
-// ESLint rule enforcing DESIGN §2: which folder may import what. Fails the lint (and CI) on a
+// ESLint rule enforcing the layers of docs/architecture.md: which folder may import what. Fails the lint (and CI) on a
 // forbidden import, e.g. `electron` from electron/engine/ or any `node:` module from electron/shared/.
 import path from 'node:path';
 import { builtinModules } from 'node:module';
@@ -32,7 +32,7 @@ function check(context, node, source, typeOnly) {
   const from = folderOf(file);
   if (!from || typeof source !== 'string') return;
   const p = POLICY[from];
-  const report = (why) => context.report({ node, message: `${from}/ may not import '${source}': ${why} (DESIGN §2)` });
+  const report = (why) => context.report({ node, message: `${from}/ may not import '${source}': ${why} (see docs/architecture.md, Layers)` });
   if (source.startsWith('.')) {
     const target = folderOf(path.resolve(path.dirname(file), source));
     if (!target) return report('outside the folders it may use');

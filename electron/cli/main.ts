@@ -1,4 +1,4 @@
-// The `berth` command (DESIGN §6). Exit codes: 0 ok, 1 failure (message on stderr), 2 usage error.
+// The `berth` command (its usage text below is the reference). Exit codes: 0 ok, 1 failure (message on stderr), 2 usage error.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 import type { BerthError, ErrorCode } from '../shared/status.js';
 
-/** An error that carries what the user needs: a code, a message and a hint (DESIGN §5). */
+/** An error that carries what the user needs: a code, a message and a hint (what to do about it). */
 export class BerthFailure extends Error {
   constructor(
     readonly code: ErrorCode,

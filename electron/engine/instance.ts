@@ -1,4 +1,5 @@
-// The instance directory (DESIGN §4): every path the engine uses is derived here.
+// The instance directory's paths: every path the engine uses is derived here (instance/ owns the
+// files themselves; docs/architecture.md lists them).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -81,7 +81,7 @@ function machineArgs(p: QemuPlan): string[] {
       case 'kvm':
         return ['-machine', 'virt,accel=kvm,gic-version=host', '-cpu', 'host', ...smp];
       case 'tcg':
-        // Plain `-cpu max` emulates pointer authentication with QARMA: 76 s to Docker vs 30 s (FACTS).
+        // Plain `-cpu max` emulates pointer authentication with QARMA: measured 76 s to Docker vs 30 s.
         return ['-machine', 'virt,gic-version=3,highmem=on', '-accel', 'tcg,thread=multi', '-cpu', 'max,pauth-impdef=on', ...smp];
     }
   }
@@ -91,7 +91,7 @@ function machineArgs(p: QemuPlan): string[] {
     case 'kvm':
       return ['-machine', 'q35,accel=kvm', '-cpu', 'host', ...smp];
     case 'tcg':
-      // thread=multi belongs to -accel, not -machine (FACTS).
+      // thread=multi belongs to -accel, not -machine (QEMU refuses it there).
       return ['-machine', 'q35', '-accel', 'tcg,thread=multi', '-cpu', 'max', ...smp];
   }
 }
@@ -128,7 +128,7 @@ export function buildQemuCommand(p: QemuPlan): QemuCommand {
     '-fw_cfg', `name=opt/berth/seed,file=${e(f.seed)}`,
   ];
   for (const [i, m] of p.mounts.entries()) {
-    // security_model=none: files keep their real owner and mode on the host (FACTS: mapped-xattr shows 0600).
+    // security_model=none: files keep their real owner and mode on the host (mapped-xattr showed them as 0600).
     args.push(
       '-fsdev', `local,id=fs${i},path=${e(m.location)},security_model=none${m.writable ? '' : ',readonly=on'}`,
       '-device', `virtio-9p-pci,fsdev=fs${i},mount_tag=${m.tag}`,

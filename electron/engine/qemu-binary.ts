@@ -76,7 +76,7 @@ export interface MinimumVersion {
  *   BERTH_QEMU or a QEMU on PATH (Homebrew, MacPorts) is used. x86_64 guests on a Mac (TCG) get
  *   the same floor: one rule per OS.
  * - Linux: 7.2. Debian 12 ships 7.2, which boots our direct-kernel guests under KVM and TCG
- *   (measured: FACTS) and has everything we use (hostfwd_add over QMP, virtio-9p,
+ *   (measured on Debian 12) and has everything we use (hostfwd_add over QMP, virtio-9p,
  *   -accel tcg,thread=multi, pauth-impdef).
  */
 export function minimumQemuVersion(platform: NodeJS.Platform): MinimumVersion {

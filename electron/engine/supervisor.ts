@@ -1,4 +1,4 @@
-// The supervisor: owns one instance. Runs the state machine and the readiness ladder (DESIGN §5),
+// The supervisor: owns one instance. Runs the state machine and the readiness ladder (docs/architecture.md),
 // spawns QEMU and the host agent, writes the event log, and answers the contract. No Electron here.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

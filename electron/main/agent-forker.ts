@@ -1,4 +1,4 @@
-// In the app the host agent runs as an Electron utility process (DESIGN §1), not child_process.fork
+// In the app the host agent runs as an Electron utility process, not child_process.fork
 // (Electron's own binary would start a second app). The agent's entry already speaks
 // process.parentPort when it has one. Its stdout/stderr go to agent.log like under Node.
 import fs from 'node:fs';

@@ -1,4 +1,4 @@
-// The one file that touches raw `ipcMain` (DESIGN §2). Every contract method gets exactly one
+// The one file that touches raw `ipcMain` (the folder-imports lint keeps it that way). Every contract method gets exactly one
 // `ipcMain.handle` (generated from METHODS); every call is checked for its sender (one of our
 // windows, main frame, our renderer's file:// URL), validated with validateRequest and answered
 // with an Envelope. Events from the backend reach our windows through `webContents.send` on the

@@ -1,4 +1,4 @@
-// The tray menu as a pure function of the status snapshot (DESIGN §2): no Electron runtime import,
+// The tray menu as a pure function of the status snapshot: no Electron runtime import,
 // so every state is unit-tested. The adapter in tray.ts rebuilds the menu from it on each event.
 import type { MenuItemConstructorOptions } from 'electron';
 import { isUpState } from '../shared/status.js';

@@ -1,4 +1,4 @@
-// The one typed contract (DESIGN §3): every request (name → params, result) and every event
+// The one typed contract (served over IPC, the control socket and the test bridge): every request (name → params, result) and every event
 // (name → payload). Served over Electron IPC, the control socket (JSON-RPC lines) and, in browser
 // tests, a bridge. Nothing else may declare a channel name.
 import type { Settings } from './settings.js';

@@ -1,4 +1,5 @@
-// On-disk names inside an instance directory (DESIGN §4). Pure strings: joining is the engine's job.
+// On-disk names inside an instance directory (docs/architecture.md lists what each is). Pure
+// strings: joining is the engine's job.
 
 export const DEFAULT_INSTANCE = 'default';
 export const CACHE_DIR = '_cache';

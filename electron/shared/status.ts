@@ -1,4 +1,5 @@
-// Pure types and constants describing an instance's state. Imports nothing (DESIGN §2).
+// Pure types and constants describing an instance's state. Imports nothing: shared/ is read by the
+// engine, the Electron shell and the renderer alike.
 
 export const VM_STATES = ['stopped', 'starting', 'running', 'stopping', 'error', 'degraded'] as const;
 export type VmState = (typeof VM_STATES)[number];
@@ -8,7 +9,7 @@ export type Arch = (typeof ARCHES)[number];
 
 export type Accel = 'hvf' | 'kvm' | 'tcg';
 
-/** The readiness ladder of DESIGN §5, in order. Each step is one `progress`/`status` event. */
+/** The readiness ladder, in order (docs/architecture.md). Each step is one `progress`/`status` event. */
 export const STEPS = [
   { name: 'image', label: 'Guest image ready', hint: 'Rebuild the image with `npm run image` or check the image cache.' },
   { name: 'disk', label: 'Disk ready', hint: 'Check free space and the disk files in the instance directory.' },

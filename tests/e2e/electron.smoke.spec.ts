@@ -1,5 +1,5 @@
 // Smoke test of the real Electron shell via Playwright's _electron. Electron's binary cannot be
-// fetched on the build machines (FACTS), so where it is absent this test reports itself as
+// fetched on the build machines (no download host is reachable), so where it is absent this test reports itself as
 // SKIPPED with the reason — never as passed. Needs `npm run build` and `npm run build:renderer`.
 import fs from 'node:fs';
 import os from 'node:os';

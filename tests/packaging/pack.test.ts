@@ -1,5 +1,5 @@
 // A real electron-builder 26 pack of the macOS arm64 `dir` target, offline, against a stand-in
-// Electron.app (FACTS: there is no Electron binary here), from a throw-away copy of the project:
+// Electron.app (the Electron binary cannot be downloaded on the build machines), from a throw-away copy of the project:
 //   <tmp>/proj/{package.json, build/…, dist/, renderer/dist/, resources/…, node_modules → repo}
 // The copy carries a fake QEMU bundle in resources/qemu (the real one is made on a Mac by
 // build/mac/bundle-qemu.sh) and `"packageManager": "traversal@1.0.0"`, which makes electron-builder
@@ -51,14 +51,14 @@ function infoPlist(exe: string, id: string): string {
 `;
 }
 
-/** FACTS: a Linux stand-in is a dir with an `electron` script, `resources/` and `LICENSE`. */
+/** What electron-builder needs of a Linux Electron dist: a dir with an `electron` script, `resources/` and `LICENSE`. */
 function linuxStandIn(dir: string): void {
   put(path.join(dir, 'electron'), fuseCarrier('#!/bin/sh\nexit 0\n'), 0o755);
   fs.mkdirSync(path.join(dir, 'resources'), { recursive: true });
   put(path.join(dir, 'LICENSE'), 'MIT');
 }
 
-/** FACTS: Electron.app/Contents/{Info.plist, MacOS/Electron, Resources/electron.icns, Frameworks/Electron Helper*.app}. */
+/** What electron-builder needs of a macOS Electron dist: Electron.app/Contents/{Info.plist, MacOS/Electron, Resources/electron.icns, Frameworks/Electron Helper*.app}. */
 function macStandIn(dir: string): void {
   const c = path.join(dir, 'Electron.app', 'Contents');
   put(path.join(c, 'Info.plist'), infoPlist('Electron', 'com.github.Electron'));

@@ -90,7 +90,7 @@ export function imageCacheRoot(berthHome: string): string {
   return path.join(berthHome, CACHE_DIR, 'images');
 }
 
-/** $BERTH_HOME/_cache/images/<sha256(url)> (DESIGN §4: images are cached by the sha256 of their URL). */
+/** $BERTH_HOME/_cache/images/<sha256(url)>: images are cached by the sha256 of their URL, verified by digest. */
 export function cacheDirFor(berthHome: string, url: string): string {
   return path.join(imageCacheRoot(berthHome), createHash('sha256').update(url).digest('hex'));
 }

@@ -1,4 +1,4 @@
-// The only module that touches `window.berth` (DESIGN §2). In Electron the preload defines it; in
+// The only module that touches `window.berth` (the folder-imports lint keeps it that way). In Electron the preload defines it; in
 // browser tests the bridge script does. Without it every call answers E_DISCONNECTED, so the UI
 // can say so instead of crashing.
 import type { BerthApi, Envelope, EventName, Events, Method, Params, Result } from '../../../electron/shared/contract.js';

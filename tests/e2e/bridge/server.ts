@@ -1,4 +1,4 @@
-// The browser-test bridge (DESIGN §3): serves the built renderer (renderer/dist) to Chromium and
+// The browser-test bridge (the contract's third transport): serves the built renderer (renderer/dist) to Chromium and
 // gives it the same `window.berth` API as the Electron preload, backed by a Backend — in the e2e
 // specs a real supervisor. Requests: POST /__berth/invoke {method, params}, checked and answered
 // by the same dispatch() as electron/main/ipc.ts (validateRequest, Envelope). Events: Server-Sent

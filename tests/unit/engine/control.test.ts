@@ -137,7 +137,7 @@ describe('control socket', () => {
 });
 
 describe('contract', () => {
-  it('declares the methods of DESIGN §3', () => {
+  it('declares the methods the clients rely on', () => {
     for (const m of ['vm.start', 'vm.stop', 'vm.restart', 'vm.status', 'emulation.set', 'ports.list', 'mounts.list', 'settings.get', 'settings.set', 'logs.tail']) {
       expect(METHODS).toContain(m);
     }
