@@ -12,7 +12,7 @@ import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS } from '../shared/status.js';
 import type { Accel, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
-import { chooseAccel, hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
+import { hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
 import type { FromAgent } from './agent/protocol.js';
@@ -26,13 +26,14 @@ import type { GuestImage } from './image/local.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
 import { baseStatus, readImageMemo, readQemuArgs, readVmState, removeRunFiles, settingsOrUndefined, writeImageMemo, writeQemuArgs, writeVmState } from './instance/index.js';
-import { buildQemuCommand } from './qemu-args.js';
 import type { QemuHost } from './qemu-args.js';
-import { findQemu, probeHvfHost } from './qemu-binary.js';
-import { configureTools, toolPath } from './tools.js';
+import { configureTools } from './tools.js';
 import { connectQmp, freePort, isAlive, readPid, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
 import { containersHeldBySuspend, settleAdopted } from './vm/adopt.js';
+import { chooseQemu, vmCommand } from './vm/choice.js';
+import type { ChoiceEnv, QemuChoice } from './vm/choice.js';
 import { isOurQemu, monitorNamesUs, qemuName, signalOurQemu } from './vm/identity.js';
+import { qemuLogMark, qemuOutputSince } from './vm/qemu-log.js';
 import { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
@@ -86,7 +87,6 @@ interface Running {
   qemuSha256?: string;
 }
 
-type QemuChoice = { qemu: { path: string; version: string }; bin: { path: string; dataDir: string | undefined; hvfCpu: 'host' | 'max' }; accel: Accel; probe: boolean };
 
 class Aborted extends Error {}
 
@@ -754,50 +754,20 @@ export class Supervisor implements Backend {
     this.stepUpdate('qemu', 'running', 'retrying with TCG');
   }
 
-  /** QEMU: the bundled one first, then BERTH_QEMU / PATH, each version-checked; and the accelerator. */
+  /** QEMU and the accelerator for this start (vm/choice.ts), noted in the status and the journal. */
   private async pickQemu(settings: Settings): Promise<QemuChoice> {
-    const qemu = await findQemu({ arch: settings.arch, ...(this.resourcesPath ? { resourcesPath: this.resourcesPath } : {}), envPath: await toolPath({ env: this.env }) });
-    const hvf = await probeHvfHost();
-    let choice = chooseAccel(this.host, settings.arch, this.paths.cache, { env: this.env, qemuVersion: qemu.version.text });
-    if (choice.accel === 'hvf' && !hvf.hvSupport) choice = { accel: 'tcg', probe: false, note: hvf.notes.join('; ') };
-    if (choice.note) this.accelNote = choice.note;
-    this.log.append('qemu-binary', { path: qemu.path, source: qemu.source, version: qemu.version.text, notes: qemu.notes });
-    return { qemu: { path: qemu.path, version: qemu.version.text }, bin: { path: qemu.path, dataDir: qemu.dataDir, hvfCpu: hvf.cpuModel }, accel: choice.accel, probe: choice.probe };
+    const { choice, note, found } = await chooseQemu(this.choiceEnv(), settings);
+    if (note) this.accelNote = note;
+    this.log.append('qemu-binary', found);
+    return choice;
   }
 
-  private qemuCommand(
-    settings: Settings,
-    image: GuestImage,
-    accel: Accel,
-    sshPort: number,
-    mounts: { tag: string; location: string; writable: boolean }[],
-    qemuBin: QemuChoice['bin'],
-  ): QemuCommand {
-    const cmd = buildQemuCommand({
-      host: this.host,
-      guest: settings.arch,
-      accel,
-      hvfCpu: qemuBin.hvfCpu,
-      cpus: settings.cpus,
-      memoryGiB: settings.memoryGiB,
-      sshPort,
-      mounts,
-      name: qemuName(this.paths),
-      files: {
-        kernel: image.kernel,
-        initrd: image.initrd,
-        disk: this.paths.disk,
-        seed: this.paths.seed,
-        qmp: this.paths.qmp,
-        qmpDebug: this.paths.qmpDebug,
-        serialSock: this.paths.serialSock,
-        serialLog: this.paths.serialLog,
-        pidfile: this.paths.qemuPid,
-      },
-    });
-    cmd.binary = qemuBin.path;
-    if (qemuBin.dataDir) cmd.args.unshift('-L', qemuBin.dataDir);
-    return cmd;
+  private qemuCommand(settings: Settings, image: GuestImage, accel: Accel, sshPort: number, mounts: { tag: string; location: string; writable: boolean }[], qemuBin: QemuChoice['bin']): QemuCommand {
+    return vmCommand(this.choiceEnv(), settings, image, accel, sshPort, mounts, qemuBin);
+  }
+
+  private choiceEnv(): ChoiceEnv {
+    return { host: this.host, paths: this.paths, env: this.env, resourcesPath: this.resourcesPath };
   }
 
   private async launchQemu(
@@ -812,7 +782,7 @@ export class Supervisor implements Backend {
     const prevSerial = this.paths.serialLog + '.1';
     if (fs.existsSync(this.paths.serialLog)) fs.renameSync(this.paths.serialLog, prevSerial);
     writeQemuArgs(this.paths, cmd, sshPort);
-    this.qemuLogOffset = fs.existsSync(this.paths.qemuLog) ? fs.statSync(this.paths.qemuLog).size : 0;
+    this.qemuLogOffset = qemuLogMark(this.paths.qemuLog);
     // From this launch on, the disk may differ from any saved state: no record can match it again.
     bumpGeneration(this.paths);
     // The build a later save records: taken before anything can replace the file (cached, so a
@@ -841,18 +811,7 @@ export class Supervisor implements Backend {
 
   /** What QEMU itself printed since the last spawn (without our command-line header). */
   private qemuOutput(): string {
-    try {
-      const buf = fs.readFileSync(this.paths.qemuLog);
-      return buf
-        .subarray(this.qemuLogOffset)
-        .toString('utf8')
-        .split('\n')
-        .filter((l) => l.trim() && !l.startsWith('--- '))
-        .slice(-4)
-        .join(' ');
-    } catch {
-      return '';
-    }
+    return qemuOutputSince(this.paths.qemuLog, this.qemuLogOffset);
   }
 
   private onQemuExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
