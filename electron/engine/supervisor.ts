@@ -11,7 +11,7 @@ import type { JournalEvents } from '../shared/journal.js';
 import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS } from '../shared/status.js';
-import type { Accel, PortForward, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
+import type { Accel, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
 import { hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
@@ -47,6 +47,7 @@ import { Guest } from './guest/index.js';
 import { ClockService } from './services/clock.js';
 import { DockerContextService } from './services/docker-context.js';
 import { MountsService } from './services/mounts.js';
+import { PortsService } from './services/ports.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
 import { loadState, saveState } from './suspend/migration.js';
@@ -118,7 +119,7 @@ export class Supervisor implements Backend {
   private tearingDown: Promise<void> | null = null;
   private stopping: Promise<Status> | null = null;
   private abortStart = false;
-  private ports: PortForward[] = [];
+  private readonly ports: PortsService;
   /** the services, in the order their hooks run */
   private readonly services: Service[] = [];
   private readonly clock: ClockService;
@@ -154,6 +155,7 @@ export class Supervisor implements Backend {
     this.emulation = this.register(new EmulationService(ctx, s));
     this.mounts = this.register(new MountsService(ctx));
     this.register(new DockerContextService(ctx));
+    this.ports = this.register(new PortsService(ctx));
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
   }
 
@@ -272,7 +274,6 @@ export class Supervisor implements Backend {
         ...(this.run ? { qemu: this.run.pid } : {}),
         ...(this.agent.pid ? { agent: this.agent.pid } : {}),
       },
-      ports: this.ports,
       restartNeeded: this.restartNeeded(),
     });
     for (const svc of this.services) svc.status?.(st);
@@ -892,9 +893,7 @@ export class Supervisor implements Backend {
     if (m.type === 'step') {
       if (this.state === 'starting') this.stepUpdate(m.name, m.state, m.detail);
     } else if (m.type === 'ports') {
-      this.ports = m.ports;
-      this.log.append('ports', { ports: m.ports.map((p) => `${p.hostPort}:${p.guestPort}:${p.state}`) });
-      this.bus.emit('ports', m.ports);
+      this.ports.update(m.ports);
       this.emitStatus();
     } else if (m.type === 'log') {
       this.bus.emit('log', { source: 'agent', line: m.line });
@@ -923,8 +922,7 @@ export class Supervisor implements Backend {
     if (this.state !== 'running' && this.state !== 'degraded') return;
     // The VM is fine; bring the agent back (the Docker socket is down meanwhile: say so).
     this.degradedReason = `host agent ${why}; restarting it`;
-    this.ports = [];
-    this.bus.emit('ports', []);
+    this.ports.clear();
     this.setState('degraded');
     this.agentRestarts++;
     const delay = this.agentRestarts <= 1 ? 20 : Math.min(5000, 100 * 2 ** Math.min(this.agentRestarts, 6));
@@ -1011,8 +1009,7 @@ export class Supervisor implements Backend {
     await this.cleanupFiles();
     for (const svc of this.services) svc.onStop?.();
     this.run = null;
-    this.ports = [];
-    this.bus.emit('ports', []);
+    this.ports.clear();
     this.mounts.markPending();
     this.steps = freshSteps();
     this.error = undefined;
@@ -1062,8 +1059,7 @@ export class Supervisor implements Backend {
       await this.guest.sync(5000).catch(() => undefined);
     }
     await this.agent.stop();
-    this.ports = [];
-    this.bus.emit('ports', []);
+    this.ports.clear();
     progress('Saving the VM to disk', 0);
     const t0 = Date.now();
     fs.rmSync(this.paths.savedStatePartial, { force: true });
@@ -1195,8 +1191,7 @@ export class Supervisor implements Backend {
   private async teardown(): Promise<void> {
     for (const svc of this.services) svc.onStop?.();
     await this.agent.stop();
-    this.ports = [];
-    this.bus.emit('ports', []);
+    this.ports.clear();
     if (this.run && isAlive(this.run.pid)) {
       await this.shutdownQemu(true).catch(() => undefined);
     }

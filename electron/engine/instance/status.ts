@@ -24,11 +24,11 @@ export function settingsOrUndefined(p: InstancePaths): Settings | undefined {
   }
 }
 
-type Live = Pick<Status, 'state' | 'steps' | 'pids' | 'ports' | 'restartNeeded'>;
+type Live = Pick<Status, 'state' | 'steps' | 'pids' | 'restartNeeded'>;
 
 /**
- * The fields every status has, in their order; the live ones come from whoever answers. No mounts,
- * and emulation as the settings ask, until their services (which ask the guest) fill them in.
+ * The fields every status has, in their order; the live ones come from whoever answers. No ports,
+ * no mounts, and emulation as the settings ask, until their services fill them in.
  */
 export function baseStatus(p: InstancePaths, settings: Settings | undefined, live: Live): Status {
   return {
@@ -42,7 +42,7 @@ export function baseStatus(p: InstancePaths, settings: Settings | undefined, liv
     dockerHost: `unix://${p.docker}`,
     steps: live.steps,
     pids: live.pids,
-    ports: live.ports,
+    ports: [],
     mounts: [],
     emulation: { enabled: settings?.emulation.enabled ?? false, state: 'unknown', foreignArch: foreignArchOf(settings?.arch ?? 'x86_64') },
     restartNeeded: live.restartNeeded,
@@ -62,7 +62,6 @@ export function offlineStatus(p: InstancePaths, identity: IdentityOptions = {}):
     state: 'stopped',
     steps: pendingSteps(),
     pids: {},
-    ports: [],
     restartNeeded: false,
   });
   const saved = savedInfo(p);

@@ -9,6 +9,7 @@ import { ensureInstanceDir, instancePaths } from '../../../electron/engine/insta
 import { ClockService } from '../../../electron/engine/services/clock.js';
 import { EmulationService } from '../../../electron/engine/services/emulation.js';
 import { MountsService } from '../../../electron/engine/services/mounts.js';
+import { PortsService } from '../../../electron/engine/services/ports.js';
 import type { ServiceContext } from '../../../electron/engine/services/service.js';
 import { baseStatus, pendingSteps } from '../../../electron/engine/instance/index.js';
 import type { VmState } from '../../../electron/shared/status.js';
@@ -70,7 +71,7 @@ describe('services', () => {
     expect(st).toMatchObject({ enabled: true, state: 'enabled', selfTest: { ok: true, output: foreign, interpreter: `qemu-${foreign} version 8` } });
     expect(sent[0]).toBe('berth-emulation on');
     expect(changes()).toBeGreaterThan(0);
-    const status = baseStatus(p, s, { state: 'running', steps: pendingSteps(), pids: {}, ports: [], restartNeeded: false });
+    const status = baseStatus(p, s, { state: 'running', steps: pendingSteps(), pids: {}, restartNeeded: false });
     svc.status(status);
     expect(status.emulation).toMatchObject({ state: 'enabled', selfTest: { ok: true } });
   });
@@ -86,7 +87,7 @@ describe('services', () => {
     ]);
     await svc.onReady();
     expect(pushed).toHaveLength(1);
-    const st = baseStatus(p, defaultSettings(), { state: 'running', steps: pendingSteps(), pids: {}, ports: [], restartNeeded: false });
+    const st = baseStatus(p, defaultSettings(), { state: 'running', steps: pendingSteps(), pids: {}, restartNeeded: false });
     svc.status(st);
     expect(st.mounts.map((m) => [m.guestPath, m.state, m.reason])).toEqual([
       ['/Users/ada', 'mounted', undefined],
@@ -98,5 +99,19 @@ describe('services', () => {
     expect(EventLog.readLast(p.events).find((e) => e.kind === 'remount-failed')).toMatchObject({ stderr: 'mount: busy' });
     svc.markPending();
     expect(svc.mounted()).toEqual([]);
+  });
+
+  it('ports: what the agent forwards is journaled, pushed and in the status; cleared when the agent goes', () => {
+    const { p, ctx } = context({}, 'running');
+    const pushed: unknown[] = [];
+    const svc = new PortsService({ ...ctx, emit: (_e, payload) => void pushed.push(payload) });
+    const fwd = { hostPort: 8080, guestPort: 80, protocol: 'tcp' as const, guestAddress: '0.0.0.0', source: 'guest' as const, state: 'forwarding' as const };
+    svc.update([fwd]);
+    const st = baseStatus(p, defaultSettings(), { state: 'running', steps: pendingSteps(), pids: {}, restartNeeded: false });
+    svc.status(st);
+    expect(st.ports).toEqual([fwd]);
+    expect(EventLog.readLast(p.events).find((e) => e.kind === 'ports')).toMatchObject({ ports: ['8080:80:forwarding'] });
+    svc.clear();
+    expect(pushed).toEqual([[fwd], []]);
   });
 });
