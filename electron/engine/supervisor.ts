@@ -15,7 +15,7 @@ import type { Accel, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError
 import { hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
-import type { FromAgent } from './agent/protocol.js';
+import type { AgentInit, FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
 import { checkDiskBase, ensureDisk } from './disk.js';
@@ -876,17 +876,13 @@ export class Supervisor implements Backend {
           } else if (m.type === 'ready') done();
         },
       };
-      this.agent.start({
-        type: 'init',
-        sshPort: run.sshPort,
-        clientKey: run.ssh.clientKey,
-        hostKeyPub: run.ssh.hostPub,
-        bootId: run.bootId,
-        dockerSocket: this.paths.docker,
-        deadlineMs: timeoutMs,
-        ports: run.settings.ports,
-      });
+      this.agent.start(this.agentInit(run, timeoutMs));
     });
+  }
+
+  /** What the host agent needs to reach this VM's guest; `quiet` for a restart behind a running VM. */
+  private agentInit(run: Running, deadlineMs: number, quiet = false): AgentInit {
+    return { type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs, ...(quiet ? { quiet: true } : {}), ports: run.settings.ports };
   }
 
   private onAgentMessage(m: FromAgent): void {
@@ -929,7 +925,7 @@ export class Supervisor implements Backend {
     setTimeout(() => {
       const run = this.run;
       if (!run || (this.state !== 'degraded' && this.state !== 'running')) return;
-      this.agent.start({ type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs: 120_000, quiet: true, ports: run.settings.ports });
+      this.agent.start(this.agentInit(run, 120_000, true));
     }, delay);
   }
 
