@@ -44,6 +44,7 @@ import type { QemuCommand } from './qemu-args.js';
 import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
 import { DockerService } from './docker/service.js';
 import { Guest } from './guest/index.js';
+import { StepTracker } from './lifecycle/steps.js';
 import { ClockService } from './services/clock.js';
 import { DockerContextService } from './services/docker-context.js';
 import { MountsService } from './services/mounts.js';
@@ -102,13 +103,12 @@ export class Supervisor implements Backend {
   private readonly resourcesPath: string | undefined;
 
   private state: VmState = 'stopped';
-  private steps: StepRecord[] = freshSteps();
+  private readonly steps = new StepTracker({ journal: (k, d) => void this.log.append(k, d), progress: (p) => void this.bus.emit('progress', p), changed: () => this.emitStatus() });
   private error: VmError | undefined;
   private accelNote: string | undefined;
   private degradedReason: string | undefined;
   /** When the agent last reported SSH lost: a QEMU exit right after it was the cause, not a symptom. */
   private sshLostAt = 0;
-  private startT0 = 0;
   private readyMs: number | undefined;
   private startedAt: string | undefined;
   private run: Running | null = null;
@@ -268,7 +268,7 @@ export class Supervisor implements Backend {
     const arch = s?.arch ?? 'x86_64';
     const st = baseStatus(this.paths, s, {
       state: this.state,
-      steps: this.steps.map((x) => ({ ...x })),
+      steps: this.steps.snapshot(),
       pids: {
         supervisor: process.pid,
         ...(this.run ? { qemu: this.run.pid } : {}),
@@ -323,21 +323,7 @@ export class Supervisor implements Backend {
   }
 
   private stepUpdate(name: StepName, state: StepRecord['state'], detail?: string): void {
-    const st = this.steps.find((s) => s.name === name);
-    if (!st) return;
-    const now = Date.now() - this.startT0;
-    if (state === 'running') st.startedAtMs = now;
-    if ((state === 'done' || state === 'failed') && st.startedAtMs !== undefined) st.durationMs = now - st.startedAtMs;
-    if ((state === 'done' || state === 'failed') && st.startedAtMs === undefined) {
-      st.startedAtMs = now;
-      st.durationMs = 0;
-    }
-    st.state = state;
-    if (detail !== undefined) st.detail = detail;
-    this.log.append('step', { step: name, state, ...(st.durationMs !== undefined && state !== 'running' ? { ms: st.durationMs } : {}), ...(detail ? { detail } : {}) });
-    const idx = STEPS.findIndex((s) => s.name === name);
-    this.bus.emit('progress', { task: 'boot', step: name, label: st.label, done: state === 'done' ? idx + 1 : idx, total: STEPS.length, fraction: (state === 'done' ? idx + 1 : idx) / STEPS.length });
-    this.emitStatus();
+    this.steps.update(name, state, detail);
   }
 
   private checkAbort(): void {
@@ -358,8 +344,7 @@ export class Supervisor implements Backend {
   }
 
   private async doStart(params: Params<'vm.start'>): Promise<Status> {
-    this.startT0 = Date.now();
-    this.steps = freshSteps();
+    this.steps.begin();
     this.error = undefined;
     this.readyMs = undefined;
     this.abortStart = false;
@@ -390,14 +375,14 @@ export class Supervisor implements Backend {
       const finish = async (s: Settings, extra: Omit<JournalEvents['state'], 'state'>, beforeApply?: () => Promise<void>): Promise<Status> => {
         this.checkAbort();
         current = 'ssh';
-        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs - (Date.now() - this.startT0)), (step) => (current = step));
+        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs - this.steps.elapsedMs()), (step) => (current = step));
         this.checkAbort();
         current = 'apply';
         this.stepUpdate('apply', 'running');
         await beforeApply?.();
         await this.applyGuestState(s);
         this.stepUpdate('apply', 'done');
-        this.readyMs = Date.now() - this.startT0;
+        this.readyMs = this.steps.elapsedMs();
         this.startedAt = new Date().toISOString();
         this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, ...extra });
         return this.status();
@@ -503,7 +488,7 @@ export class Supervisor implements Backend {
         // A stop arrived mid-start: undo what this start brought up and end in a defined state.
         this.log.append('start-cancelled', { step: current });
         await this.teardown();
-        this.steps = freshSteps();
+        this.steps.reset();
         this.setState('stopped', { cancelled: true });
         return this.status();
       }
@@ -516,8 +501,8 @@ export class Supervisor implements Backend {
         serialLog: this.paths.serialLog,
         at: new Date().toISOString(),
       };
-      const st = this.steps.find((s) => s.name === current);
-      if (st && st.state !== 'done') this.stepUpdate(current, 'failed', err.message);
+      const was = this.steps.stateOf(current);
+      if (was !== undefined && was !== 'done') this.stepUpdate(current, 'failed', err.message);
       await this.teardown();
       this.setState('error', { error: this.error });
       return this.status();
@@ -631,7 +616,7 @@ export class Supervisor implements Backend {
     if (settled.kind === 'discarded') this.resumeInfo = { resumed: false, reason: settled.note };
     await this.killQemu();
     await this.cleanupFiles();
-    this.steps = freshSteps();
+    this.steps.reset();
     this.emitStatus();
     return 'gone';
   }
@@ -714,7 +699,7 @@ export class Supervisor implements Backend {
   private skipResume(reason: string): void {
     this.resumeInfo = { resumed: false, reason };
     this.log.append('resume-skipped', { reason });
-    this.steps = freshSteps();
+    this.steps.reset();
     this.emitStatus();
   }
 
@@ -1007,7 +992,7 @@ export class Supervisor implements Backend {
     this.run = null;
     this.ports.clear();
     this.mounts.markPending();
-    this.steps = freshSteps();
+    this.steps.reset();
     this.error = undefined;
     this.readyMs = undefined;
     this.startedAt = undefined;
@@ -1210,8 +1195,4 @@ export class Supervisor implements Backend {
   get currentState(): VmState {
     return this.state;
   }
-}
-
-function freshSteps(): StepRecord[] {
-  return STEPS.map((s) => ({ name: s.name, label: s.label, state: 'pending' }));
 }
