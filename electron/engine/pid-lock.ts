@@ -1,7 +1,7 @@
 // The supervisor lock: a file holding the pid of the one process that supervises an instance.
 // It appears with its content in one step (link(2) of a file already written, so no reader ever
 // sees it empty), and a lock left by a dead process is taken over by exactly one of any number of
-// processes that find it stale at the same moment. Only Node's fs: the unit test runs it in
+// processes that find it stale at the same moment (see removeStale). Only Node's fs: the unit test runs it in
 // several processes at once.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,10 +22,10 @@ function pause(ms: number): void {
   }
 }
 
-/** `<lock>.<pid>.new` and `<lock>.<pid>.take` files of processes that died mid-way. */
+/** `<lock>.<pid>.new` files of processes that died before they could remove them. */
 function removeLeftovers(file: string, self: number): void {
   const base = path.basename(file);
-  const re = new RegExp(`^${base.replace(/[.]/g, '\\.')}\\.(\\d+)\\.(new|take)$`);
+  const re = new RegExp(`^${base.replace(/[.]/g, '\\.')}\\.(\\d+)\\.new$`);
   let names: string[];
   try {
     names = fs.readdirSync(path.dirname(file));
@@ -39,28 +39,47 @@ function removeLeftovers(file: string, self: number): void {
 }
 
 /**
+ * A taker that dies inside the takeover (a few microseconds of work) leaves its directory
+ * behind; past this age it is taken to be such a leftover.
+ */
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
  * Remove the lock file if it still holds `held` (a dead holder's content). Removing is the
- * dangerous step: a second taker that saw the same stale file could remove the fresh lock the
- * first one made. So each taker first gives the file a second name of its own; the file's link
- * count then shows every taker at once, and only one that finds itself alone (2 names, content
- * unchanged) removes it. The others back off and look again.
+ * dangerous step: a taker that saw the stale file could remove the fresh lock another taker
+ * has just made in its place (no check of the file's name or links can close that gap, since
+ * the name may point at a new file between the check and the unlink). So removal happens only
+ * inside a takeover section that one process at a time can enter (mkdir is atomic): there the
+ * content is read again, and while it is the dead holder's, nobody else can replace the file
+ * (a link onto an existing name fails, and only its dead holder would release it).
  */
 function removeStale(file: string, held: string, self: number): boolean {
   removeLeftovers(file, self);
-  const claim = `${file}.${self}.take`;
-  fs.rmSync(claim, { force: true });
+  const section = `${file}.takeover`;
   try {
-    fs.linkSync(file, claim);
+    fs.mkdirSync(section, { mode: 0o700 });
   } catch (e) {
-    if (code(e) === 'ENOENT') return true;
-    throw e;
+    if (code(e) !== 'EEXIST') throw e;
+    try {
+      if (Date.now() - fs.statSync(section).mtimeMs > TAKEOVER_STALE_MS) fs.rmdirSync(section);
+    } catch {
+      // another taker cleaned it up
+    }
+    return false;
   }
   try {
-    if (fs.statSync(claim).nlink !== 2 || fs.readFileSync(claim, 'utf8') !== held) return false;
+    let now: string;
+    try {
+      now = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      if (code(e) === 'ENOENT') return true;
+      throw e;
+    }
+    if (now !== held) return false;
     fs.rmSync(file, { force: true });
     return true;
   } finally {
-    fs.rmSync(claim, { force: true });
+    fs.rmdirSync(section);
   }
 }
 

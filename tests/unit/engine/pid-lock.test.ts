@@ -46,7 +46,9 @@ describe('supervisor lock', () => {
     const lock = path.join(dir, 'supervisor.pid');
     fs.writeFileSync(lock, String(deadPid()));
     const gone = deadPid();
-    fs.linkSync(lock, `${lock}.${gone}.take`);
+    fs.mkdirSync(`${lock}.takeover`);
+    const long = new Date(Date.now() - 60_000);
+    fs.utimesSync(`${lock}.takeover`, long, long);
     fs.writeFileSync(`${lock}.${gone}.new`, String(gone));
     expect(acquirePidLock(lock)).toBe(true);
     releasePidLock(lock);
