@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test layer, fastest first (no VM → one x86_64 VM per suite → browser against a real
-# VM → the slower aarch64-under-TCG suite), prints each stage's wall time, and ends with one line:
+# Runs every test layer, fastest first (no VM → real x86_64 VMs: one shared by the suites that test
+# no boot behaviour, one per other suite → browser against a real VM → the slower aarch64-under-TCG
+# suite), prints each stage's wall time, and ends with one line:
 # "N passed, N failed" (", N skipped" when tests were skipped; a skipped test never counts as passed).
 # A test that did not run because its beforeAll failed counts as failed, and so does a failing
 # afterAll or a test file that cannot load.
@@ -45,9 +46,11 @@ count_tally() { # tool, tally file (tests/tally-reporter.mts, tests/tally-playwr
     failed=$((failed + 1)); echo "FAILED: $1 produced no results ($2, exit $3)"
   fi
 }
-run_vitest() { # layer name, config
-  BERTH_TALLY_FILE="$PWD/$out/$1.tally.json" npx vitest run --config "$2" --reporter=default --reporter=./tests/tally-reporter.mts --reporter=json --outputFile="$out/$1.json"
-  count_tally vitest "$out/$1.tally.json" $?
+run_vitest() { # results name, config, extra vitest arguments…
+  local name=$1 config=$2
+  shift 2
+  BERTH_TALLY_FILE="$PWD/$out/$name.tally.json" npx vitest run --config "$config" "$@" --reporter=default --reporter=./tests/tally-reporter.mts --reporter=json --outputFile="$out/$name.json"
+  count_tally vitest "$out/$name.tally.json" $?
 }
 has() { [[ " $layers " == *" $1 "* ]]; }
 
@@ -81,8 +84,12 @@ if has integration || has e2e || has aarch64; then
 fi
 
 if has integration; then
-  stage integration "integration tests (one real x86_64 VM per suite)"
-  run_vitest integration tests/vitest.integration.mts
+  # One project after the other, so that one VM runs at a time: first the suites that share one VM
+  # (booted once for them), then those that boot their own (see tests/vitest.integration.mts).
+  stage "int. shared-vm" "integration tests on one shared x86_64 VM (suites that test no boot behaviour)"
+  run_vitest integration-shared-vm tests/vitest.integration.mts --project shared-vm
+  stage "int. own-vm" "integration tests, each suite with the x86_64 VM it boots"
+  run_vitest integration-own-vm tests/vitest.integration.mts --project own-vm
 fi
 
 if has e2e && [ -f tests/e2e/playwright.config.mts ]; then

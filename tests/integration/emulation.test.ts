@@ -1,22 +1,20 @@
-// The emulation toggle on a real x86_64 guest: aarch64 binaries through qemu-user + binfmt_misc,
-// switched live, verified by a self-test, remembered across a restart.
+// The emulation toggle on a real x86_64 guest (the shared VM: SHARED_VM in harness.ts; this suite
+// runs last on it, as it restarts it): aarch64 binaries through qemu-user + binfmt_misc, switched
+// live, verified by a self-test, remembered across a restart.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
 import { foreignImageArchive } from './foreign-image.js';
-import { berth, docker, finish, newInstance } from './harness.js';
+import { berth, docker, joinSharedVm, leaveSharedVm, sharedInstance } from './harness.js';
 import { describeCrossBuild } from './docker-tools.js';
 
-const inst = newInstance('emu');
+const inst = sharedInstance();
 const IMG = 'berth-test/arm64-busybox:1';
 const run = (args: string[] = ['uname', '-m']) => docker(inst, ['run', '--rm', '--platform', 'linux/arm64', IMG, ...args]);
 
 beforeAll(async () => {
-  fs.mkdirSync(inst.dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(inst.dir, 'berth.yaml'), 'cpus: 2\nmemoryGiB: 2\nmounts: []\n');
-  const r = await berth(inst, ['start']);
-  if (r.exitCode !== 0) throw new Error(`berth start failed:\n${r.stderr}`);
+  await joinSharedVm(inst);
   // The aarch64 busybox the image ships for its self-test becomes our foreign test image.
   const bb = path.join(inst.home, 'busybox-aarch64');
   const cat = await berth(inst, ['shell', '--', 'cat', '/usr/share/berth/selftest/busybox-aarch64'], { encoding: 'buffer' });
@@ -25,10 +23,13 @@ beforeAll(async () => {
   if (load.exitCode !== 0) throw new Error(`docker load: ${load.stderr}`);
 }, 600_000);
 
-afterAll(() => finish(inst), 120_000);
+afterAll(() => leaveSharedVm(inst), 120_000);
 
 async function status(): Promise<Status> {
   return JSON.parse(String((await berth(inst, ['status', '--json'])).stdout)) as Status;
+}
+function events(): { ts: string; kind: string; [k: string]: unknown }[] {
+  return fs.readFileSync(path.join(inst.dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
 
 describe('x86 emulation toggle (here: aarch64 on an x86_64 guest)', () => {
@@ -99,10 +100,26 @@ describe('x86 emulation toggle (here: aarch64 on an x86_64 guest)', () => {
     await docker(inst, ['rm', '-f', 'spinner']);
   });
 
-  it('the setting is remembered in berth.yaml and survives berth restart', async () => {
+  it('the setting is remembered in berth.yaml and survives berth restart, which is a fresh boot (never a suspend and resume)', async () => {
     expect(fs.readFileSync(path.join(inst.dir, 'berth.yaml'), 'utf8')).toMatch(/emulation:\n\s+enabled: true/);
+    expect(fs.readFileSync(path.join(inst.dir, 'berth.yaml'), 'utf8')).toMatch(/^stopMode: suspend$/m); // the default: a plain stop would suspend
+    const mark = events().length;
+    const t0 = Date.now();
     const r = await berth(inst, ['restart']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stderr)).not.toMatch(/resumed/);
+    // The events show a shutdown and a boot: no save, no load, the kernel step booted (not "resumed in … ms").
+    const since = events().slice(mark);
+    const kinds = since.map((e) => e.kind);
+    expect(kinds).not.toContain('suspended');
+    expect(kinds).not.toContain('resumed');
+    expect(since.find((e) => e.kind === 'state' && e.state === 'stopped')).toMatchObject({ how: expect.not.stringMatching(/suspend/) });
+    const kernel = since.find((e) => e.kind === 'step' && e.step === 'kernel' && e.state === 'done');
+    expect(kernel).toBeDefined();
+    expect(String(kernel!.detail ?? '')).not.toMatch(/resumed/);
+    // …and the guest agrees: it has been up for less time than the restart took.
+    const up = await berth(inst, ['shell', '--', 'cat', '/proc/uptime']);
+    expect(Number(String(up.stdout).split(' ')[0]) * 1000).toBeLessThan(Date.now() - t0);
     const s = await status();
     expect(s.emulation).toMatchObject({ enabled: true, state: 'enabled' });
     expect(s.emulation.selfTest?.ok).toBe(true);

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { inject } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -21,8 +22,13 @@ export interface Instance {
 /** A fresh BERTH_HOME with a short path (socket paths must stay under 104 bytes). */
 export function newInstance(tag: string, name = 'default'): Instance {
   const home = fs.mkdtempSync(path.join('/tmp', `b${tag}-`));
+  fs.mkdirSync(path.join(home, 'docker-config'));
+  return instanceAt(home, name);
+}
+
+/** The instance `name` in an existing BERTH_HOME made by newInstance (e.g. the shared VM's). */
+export function instanceAt(home: string, name = 'default'): Instance {
   const dockerConfig = path.join(home, 'docker-config');
-  fs.mkdirSync(dockerConfig);
   const env: NodeJS.ProcessEnv = { ...process.env, BERTH_HOME: home, DOCKER_CONFIG: dockerConfig };
   delete env.DOCKER_HOST;
   delete env.DOCKER_CONTEXT;
@@ -97,8 +103,26 @@ export async function finish(inst: Instance): Promise<void> {
     const src = path.join(inst.dir, f);
     if (fs.existsSync(src)) fs.copyFileSync(src, path.join(keep, f));
   }
-  await new Promise((r) => setTimeout(r, 3500)); // the headless supervisor exits after a grace period
+  await supervisorGone(inst); // it exits a moment after its VM stopped; then nothing holds the directory
   fs.rmSync(inst.home, { recursive: true, force: true });
+}
+
+/** Wait until the instance's headless supervisor (supervisor.pid) has exited; false after `ms`. */
+export async function supervisorGone(inst: Instance, ms = 15_000): Promise<boolean> {
+  const pidFile = path.join(inst.dir, 'supervisor.pid');
+  for (const deadline = Date.now() + ms; ; ) {
+    let pid = 0;
+    try {
+      pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      if (!Number.isInteger(pid) || pid <= 0) return true;
+      process.kill(pid, 0);
+    } catch {
+      return true; // no pid file, or its process is gone
+    }
+    if (fs.existsSync(`/proc/${pid}/stat`) && /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))) return true; // a zombie
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**
@@ -130,4 +154,54 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined> | 
 /** `berth status --json`, parsed. */
 export async function statusOf(inst: Instance): Promise<Status> {
   return JSON.parse(String((await berth(inst, ['status', '--json'])).stdout)) as Status;
+}
+
+/**
+ * The VM that the suites testing no boot behaviour (ports, mounts, emulation) share: booted once by
+ * tests/integration/shared-vm.setup.ts for the `shared-vm` project, with these settings. Each suite
+ * joins it in its beforeAll and removes its containers in its afterAll.
+ */
+export const SHARED_VM = {
+  /** the writable and the read-only shared folder, under the shared BERTH_HOME */
+  share: 'share',
+  readonly: 'readonly',
+  yaml: (home: string) =>
+    `mounts:\n  - location: ${path.join(home, 'share')}\n    writable: true\n  - location: ${path.join(home, 'readonly')}\n    writable: false\nports:\n  ignore: [23456]\n`,
+};
+
+export interface SharedVmHandle {
+  home: string;
+  /** why the shared VM did not boot: each suite that joins fails with it (the other suites still run) */
+  error?: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    sharedVm: SharedVmHandle;
+  }
+}
+
+/** The shared VM's instance (see SHARED_VM); call joinSharedVm in beforeAll before using it. */
+export function sharedInstance(): Instance {
+  const handle = inject('sharedVm');
+  if (!handle) throw new Error('no shared VM: run this suite in the shared-vm project of tests/vitest.integration.mts');
+  return instanceAt(handle.home);
+}
+
+/** In a suite's beforeAll: fail with the boot error if the shared VM did not come up; import `image`. */
+export async function joinSharedVm(inst: Instance, image?: string): Promise<void> {
+  const { error } = inject('sharedVm');
+  if (error) throw new Error(`the shared VM did not boot: ${error}`);
+  const s = await statusOf(inst);
+  if (s.state !== 'running') throw new Error(`the shared VM is ${s.state}${s.error ? `: ${s.error.message}` : ''}`);
+  if (image) {
+    const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), image]);
+    if (imp.exitCode !== 0) throw new Error(`docker import: ${imp.stderr}`);
+  }
+}
+
+/** In a suite's afterAll: remove every container, so the next suite finds the VM as it was. */
+export async function leaveSharedVm(inst: Instance): Promise<void> {
+  const ids = String((await docker(inst, ['ps', '-aq'])).stdout).split('\n').filter(Boolean);
+  if (ids.length) await docker(inst, ['rm', '-f', ...ids]);
 }

@@ -1,27 +1,22 @@
 // Host folders over virtio-9p at the same absolute path in the VM, so `docker run -v "$PWD":/src`
-// works — against one real VM.
+// works — against a real VM (the shared one, whose settings share these two folders: SHARED_VM).
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountInfo } from '../../electron/shared/status.js';
-import { berth, boot, docker, finish, newInstance } from './harness.js';
+import { SHARED_VM, berth, docker, joinSharedVm, leaveSharedVm, sharedInstance } from './harness.js';
 import { describeCompose } from './docker-tools.js';
 
-const inst = newInstance('mnt');
+const inst = sharedInstance();
 const IMG = 'berth-test/busybox:mnt';
-const share = path.join(inst.home, 'share');
-const ro = path.join(inst.home, 'readonly');
+const share = path.join(inst.home, SHARED_VM.share);
+const ro = path.join(inst.home, SHARED_VM.readonly); // holds keep.txt ("read me")
 const v = (host: string, ctr: string, extra: string[] = []) => ['run', '--rm', '-v', `${host}:${ctr}`, ...extra, IMG];
 
-beforeAll(async () => {
-  fs.mkdirSync(share);
-  fs.mkdirSync(ro);
-  fs.writeFileSync(path.join(ro, 'keep.txt'), 'read me\n');
-  await boot(inst, { image: IMG, yaml: `mounts:\n  - location: ${share}\n    writable: true\n  - location: ${ro}\n    writable: false\n` });
-}, 600_000);
+beforeAll(() => joinSharedVm(inst, IMG), 120_000);
 
-afterAll(() => finish(inst), 120_000);
+afterAll(() => leaveSharedVm(inst), 120_000);
 
 describe('mounts', () => {
   it('berth mounts lists both, mounted, with their mode', async () => {

@@ -1,19 +1,21 @@
-// Automatic port forwarding against one real VM: published container ports, plain guest
-// listeners, many ports, big transfers, concurrency, a taken host port, and host.docker.internal.
+// Automatic port forwarding against a real VM (the shared one: see SHARED_VM in harness.ts):
+// published container ports, plain guest listeners, many ports, big transfers, concurrency, a
+// taken host port, and host.docker.internal.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PortForward } from '../../electron/shared/status.js';
-import { berth, boot, docker, finish, newInstance } from './harness.js';
+import { berth, docker, joinSharedVm, leaveSharedVm, sharedInstance } from './harness.js';
 
-const inst = newInstance('ports');
+// Its settings include ports.ignore: [23456].
+const inst = sharedInstance();
 const IMG = 'berth-test/busybox:ports';
 
-beforeAll(() => boot(inst, { image: IMG, yaml: 'mounts: []\nports:\n  ignore: [23456]\n' }), 600_000);
+beforeAll(() => joinSharedVm(inst, IMG), 120_000);
 
-afterAll(() => finish(inst), 120_000);
+afterAll(() => leaveSharedVm(inst), 120_000);
 
 function get(port: number, p = '/', timeoutMs = 5000): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
