@@ -77,10 +77,15 @@ function printSteps(backend: Backend): () => void {
       err(`[${i + 1}/${steps.length}] ${st.label}: ${mark}${ms}${st.detail && st.state !== 'done' ? ` — ${st.detail}` : ''}`);
     });
   };
+  // Only the steps of a start this command watches: a restart first stops the VM, and the old
+  // boot's steps are not news (then the new boot's steps are printed afresh).
+  let watching = false;
   const offStatus = backend.on('status', (s) => {
-    // A restart first stops: the old boot's steps are not news, and the new boot's are printed again.
-    if (s.state === 'stopping' || s.state === 'stopped') seen.clear();
-    else print(s.steps);
+    if (s.state === 'starting') watching = true;
+    if (s.state === 'stopping' || s.state === 'stopped') {
+      watching = false;
+      seen.clear();
+    } else if (watching) print(s.steps);
   });
   let lastImage = '';
   const offProgress = backend.on('progress', (p) => {

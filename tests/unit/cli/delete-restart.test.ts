@@ -193,15 +193,37 @@ describe('berth delete', () => {
   );
 });
 
-/** A supervisor in this process that records what it is asked and answers like the real one. */
+/**
+ * A supervisor in this process that records what it is asked and answers like the real one; its
+ * restart sends the status events a real restart sends (the old boot's steps, stopping, stopped,
+ * then the new boot's steps one by one).
+ */
 function recordingBackend(): Backend & { calls: { method: Method; params: unknown }[] } {
   const calls: { method: Method; params: unknown }[] = [];
+  const listeners = new Set<(s: Status) => void>();
+  const emit = (s: Status) => listeners.forEach((l) => l(s));
   return {
     calls,
-    on: () => () => undefined,
+    on: ((event: string, l: (s: Status) => void) => {
+      if (event !== 'status') return () => undefined;
+      listeners.add(l);
+      return () => listeners.delete(l);
+    }) as Backend['on'],
     close: async () => undefined,
     async invoke<M extends Method>(method: M, params: Params<M>): Promise<Envelope<Result<M>>> {
       calls.push({ method, params });
+      if (method === 'vm.restart') {
+        const up = makeStatus('running');
+        emit(up);
+        emit({ ...up, state: 'stopping' });
+        emit(makeStatus('stopped'));
+        const steps: Status['steps'] = up.steps.map((st) => ({ name: st.name, label: st.label, state: 'pending' }));
+        for (let i = 0; i < steps.length; i++) {
+          steps[i] = { ...steps[i]!, state: 'done', durationMs: 1000 };
+          emit(makeStatus('starting', { steps: steps.map((st) => ({ ...st })) }));
+        }
+        await new Promise((r) => setTimeout(r, 50)); // the events reach the CLI before the answer
+      }
       let value: Status;
       if (method === 'vm.stop') {
         // stopMode: suspend, the default: a plain stop saves the VM
@@ -227,6 +249,10 @@ describe('berth restart', () => {
     expect(backend.calls.map((c) => c.method).filter((m) => m !== 'vm.status')).toEqual(['vm.restart']);
     expect(r.err).toMatch(/Docker is ready in 30\.0 s/);
     expect(r.err).not.toMatch(/resumed/);
+    // Each step of the new boot is printed once; the old boot's steps are not printed at all.
+    const steps = makeStatus('running').steps;
+    for (const [i, st] of steps.entries()) expect(r.err.split(`[${i + 1}/${steps.length}] ${st.label}: ok (1.0 s)`)).toHaveLength(2);
+    expect(r.err.match(/: ok/g)).toHaveLength(steps.length);
     expect(r.out.trim()).toMatch(/^DOCKER_HOST=unix:\/\//);
   });
 
