@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../electron/shared/status.js';
 import { QmpClient } from '../../electron/engine/qmp.js';
-import { berth, boot, docker, finish, listQemuPids, newInstance, statusOf, until } from './harness.js';
+import { berth, boot, docker, finish, listQemuPids, newInstance, statusOf, supervisorGone, until } from './harness.js';
 
 const inst = newInstance('rel');
 const IMG = 'berth-test/busybox:rel';
@@ -18,28 +18,52 @@ function events(): { ts: string; kind: string; [k: string]: unknown }[] {
 const pidOf = (f: string) => Number(fs.readFileSync(path.join(inst.dir, f), 'utf8').trim());
 
 // These faults and races are about a VM that boots and powers off; suspend/resume has its own suite.
-beforeAll(() => boot(inst, { image: IMG, yaml: 'mounts: []\nstopMode: shutdown\n' }), 600_000);
+// ports.map sends the guest's port 80 to host port 18580 (the agent-restart test checks it comes back).
+const MAPPED = 18580;
+beforeAll(() => boot(inst, { image: IMG, yaml: `mounts: []\nstopMode: shutdown\nports:\n  map: {80: ${MAPPED}}\n` }), 600_000);
 
 afterAll(() => finish(inst), 120_000);
 
+/** The body served on host `port` through a forward, or undefined. */
+async function served(port: number): Promise<string | undefined> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+    return r.ok ? (await r.text()).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const bothServe = async () => ((await served(MAPPED)) === 'hello-web' && (await served(18591)) === 'hello-web' ? true : undefined);
+
 describe('host agent killed', () => {
-  it('is restarted within 2 s; the Docker socket works again; QEMU was not restarted', async () => {
+  it('is restarted at once; the Docker socket and the port forwards (ports.map too) come back; QEMU was not restarted', async () => {
+    // A container listening on the guest's port 80 (forwarded to MAPPED by ports.map) and on 18591.
+    const web = await docker(inst, ['run', '-d', '--name', 'web', '-p', '80:80', '-p', '18591:80', IMG, 'sh', '-c', 'mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 80 -h /www']);
+    expect(web.exitCode, String(web.stderr)).toBe(0);
+    await until('both forwards', bothServe, 60_000, 200);
+    const forwards = [expect.objectContaining({ guestPort: 80, hostPort: MAPPED, state: 'forwarding' }), expect.objectContaining({ guestPort: 18591, hostPort: 18591, state: 'forwarding' })];
     const before = await status();
+    expect(before.ports).toEqual(expect.arrayContaining(forwards));
     const qemu = before.pids.qemu!;
     const agent = before.pids.agent!;
-    const t0 = Date.now();
+    const killedAt = Date.now();
     process.kill(agent, 'SIGKILL');
+    // "At once": no backoff for a first restart. The deadline is generous for a loaded machine;
+    // the time it took is in the log (events.jsonl), not asserted: it would measure the machine.
     const after = await until('a new agent, running', async () => {
       const s = await status();
       return s.state === 'running' && s.pids.agent && s.pids.agent !== agent ? s : undefined;
     }, 10_000, 100);
-    const ms = Date.now() - t0;
     expect(after.pids.qemu).toBe(qemu);
-    expect(ms).toBeLessThan(2000 + 1500); // + one `berth status` round trip on a loaded 2-core machine
-    const restarted = events().filter((e) => e.kind === 'agent-exit');
-    expect(restarted.length).toBeGreaterThan(0);
+    const since = events().filter((e) => Date.parse(e.ts) >= killedAt - 50);
+    expect(since.filter((e) => e.kind === 'agent-exit')).toHaveLength(1);
+    expect(since).toContainEqual(expect.objectContaining({ kind: 'state', state: 'running', agent: 'restarted' }));
     expect((await docker(inst, ['version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0);
-  });
+    // The forwards came back by themselves, the mapped one at its mapped host port.
+    await until('both forwards after the agent restart', bothServe, 10_000, 200);
+    expect((await status()).ports).toEqual(expect.arrayContaining(forwards));
+    expect((await docker(inst, ['rm', '-f', 'web'])).exitCode).toBe(0);
+  }, 180_000);
 });
 
 describe('supervisor killed (headless)', () => {
@@ -134,13 +158,13 @@ describe('QEMU killed', () => {
 describe('races', () => {
   it('two starts at once: one VM, both succeed; stop during start ends stopped; start during stop ends running', async () => {
     expect((await berth(inst, ['stop'])).exitCode).toBe(0);
-    await new Promise((r) => setTimeout(r, 3500));
+    expect(await supervisorGone(inst)).toBe(true); // so that the next start meets no supervisor
     const [a, b] = await Promise.all([berth(inst, ['start']), berth(inst, ['start'])]);
     expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
     expect(listQemuPids(inst.home)).toHaveLength(1);
 
     expect((await berth(inst, ['stop'])).exitCode).toBe(0);
-    await new Promise((r) => setTimeout(r, 3500));
+    expect(await supervisorGone(inst)).toBe(true); // so that the next start meets no supervisor
     const starting = berth(inst, ['start']);
     await until('QEMU to be spawned', () => (listQemuPids(inst.home).length ? true : undefined), 120_000, 100);
     const stop = await berth(inst, ['stop']);
@@ -148,7 +172,7 @@ describe('races', () => {
     const st = await starting;
     expect(st.exitCode).toBe(1);
     expect(String(st.stderr)).toMatch(/state is stopped|cancelled/);
-    await new Promise((r) => setTimeout(r, 3500));
+    expect(await supervisorGone(inst)).toBe(true); // so that the next start meets no supervisor
     expect(listQemuPids(inst.home)).toEqual([]);
     expect((await status()).state).toBe('stopped');
 
