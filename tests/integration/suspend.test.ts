@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { berth, boot, docker, finish, newInstance, statusOf, until } from './harness.js';
+import { berth, boot, docker, finish, newInstance, statusOf, supervisorGone, until } from './harness.js';
 
 const inst = newInstance('sus');
 const IMG = 'berth-test/busybox:sus';
@@ -31,7 +31,7 @@ async function stopSuspended(): Promise<void> {
   expect(r.exitCode, String(r.stderr)).toBe(0);
   expect(String(r.stderr)).toMatch(/suspended in \d+\.\d s \(saved \d+ MB\)/);
   expect(fs.existsSync(saved) && fs.existsSync(record)).toBe(true);
-  await new Promise((res) => setTimeout(res, 3500)); // the headless supervisor's exit grace
+  expect(await supervisorGone(inst)).toBe(true); // the headless supervisor exits once its VM is saved
 }
 
 async function startCold(reason: RegExp): Promise<void> {
@@ -102,7 +102,7 @@ describe('Stop suspends, Start resumes', () => {
     expect(String(r.stderr)).toMatch(/suspended in/);
     expect(String(r.stderr)).toMatch(/note: stopped binder \(bind mounts from shared folders\); they start again on resume/);
     expect((await statusOf(inst)).saved?.containersToRestart).toEqual(['binder']);
-    await new Promise((res) => setTimeout(res, 3500));
+    expect(await supervisorGone(inst)).toBe(true);
 
     expect((await berth(inst, ['start'])).exitCode).toBe(0);
     await until('binder to run again', async () => (String((await docker(inst, ['inspect', '--format', '{{.State.Running}}', 'binder'])).stdout).trim() === 'true' ? true : undefined), 60_000, 500);
@@ -126,7 +126,7 @@ describe('when suspend is impossible or the saved state does not fit', () => {
     expect(String(r.stderr)).toMatch(/stopped in \d+\.\d s/);
     expect(String(r.stderr)).toMatch(/note: shut down instead of suspending: a shared folder is still in use inside the VM/);
     expect(fs.existsSync(saved) || fs.existsSync(record)).toBe(false);
-    await new Promise((res) => setTimeout(res, 3500));
+    expect(await supervisorGone(inst)).toBe(true);
     const s = await berth(inst, ['start']);
     expect(s.exitCode, String(s.stderr)).toBe(0);
     expect(String(s.stderr)).not.toMatch(/resumed|booted cold/);
