@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { berth, docker, finish, listProcsMatching, newInstance } from './harness.js';
+import { berth, docker, finish, listProcsMatching, newInstance, supervisorGone } from './harness.js';
 
 const CYCLES = Number(process.env.BERTH_SOAK_CYCLES || 2);
 const inst = newInstance('soak');
@@ -36,7 +36,7 @@ describe(`start/stop soak (${CYCLES} cycles)`, () => {
       expect((await docker(inst, ['version', '--format', '{{.Server.Version}}'])).exitCode).toBe(0);
       const st = await berth(inst, ['stop']);
       expect(st.exitCode, `cycle ${i}: ${st.stderr}`).toBe(0);
-      await new Promise((r) => setTimeout(r, 3500)); // the headless supervisor's exit grace
+      expect(await supervisorGone(inst), `cycle ${i}: the supervisor exits after the stop`).toBe(true);
     }
     const after = snapshot();
     expect(after).toEqual(before);
