@@ -7,7 +7,7 @@ import { selectPorts, useBerth } from '../store/berth.js';
 import { groupContainers, useDocker } from '../store/docker.js';
 import type { ContainerAction } from '../store/docker.js';
 import { formatBytes } from '../shared/format.js';
-import { Confirm, DockerActionError, DockerError, formatPercent, formatUptime, NotRunning, useEvery, useLoadWhileUp } from './DockerCommon.js';
+import { Confirm, DockerActionError, DockerError, formatPercent, formatUptime, ListState, useEvery, useLoadWhileUp } from './DockerCommon.js';
 
 const STATS_EVERY_MS = 5000;
 
@@ -205,17 +205,20 @@ export function Containers(): React.JSX.Element {
         ) : null}
       </div>
       <DockerActionError />
-      {!up ? (
-        <NotRunning what="containers" />
-      ) : error ? (
-        <DockerError error={error} retry={() => void load()} />
-      ) : !items ? (
-        <p className="muted empty">{loading ? 'Loading…' : ''}</p>
-      ) : items.length === 0 ? (
-        <p className="muted empty" data-testid="containers-empty">
-          No containers yet. Try <code>docker run -d -p 8080:80 nginx</code>.
-        </p>
-      ) : (
+      <ListState
+        what="containers"
+        up={up}
+        error={error}
+        items={items}
+        loading={loading}
+        retry={() => void load()}
+        empty={
+          <>
+            No containers yet. Try <code>docker run -d -p 8080:80 nginx</code>.
+          </>
+        }
+      >
+        {() =>
         groups.map((g) => (
           <div key={g.project ?? '(none)'} className="container-group" data-testid="container-group" data-project={g.project ?? ''}>
             <h3 className="group-title">
@@ -265,7 +268,8 @@ export function Containers(): React.JSX.Element {
             </div>
           </div>
         ))
-      )}
+        }
+      </ListState>
       {asking ? (
         <Confirm
           title={`Remove ${asking.name}?`}

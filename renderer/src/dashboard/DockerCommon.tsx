@@ -4,7 +4,7 @@ import { useEffect, useRef } from 'react';
 import type { BerthError } from '../../../electron/shared/status.js';
 import { useBerth } from '../store/berth.js';
 import { useDocker } from '../store/docker.js';
-import { isUp } from '../shared/format.js';
+import { formatBytes, isUp } from '../shared/format.js';
 
 export function useDockerUp(): boolean {
   return useBerth((s) => isUp(s.status));
@@ -82,6 +82,54 @@ export function DockerError({ error, retry }: { error: BerthError; retry: () => 
         </button>
       </div>
     </div>
+  );
+}
+
+/**
+ * The states every Docker list goes through before it has rows to show: Docker down, Docker
+ * failing, still loading, empty. `children` renders the rows once there are some.
+ */
+export function ListState<T>({
+  what,
+  up,
+  error,
+  items,
+  loading,
+  retry,
+  empty,
+  children,
+}: {
+  what: string;
+  up: boolean;
+  error: BerthError | null | undefined;
+  items: T[] | null | undefined;
+  loading: boolean;
+  retry: () => void;
+  empty: React.ReactNode;
+  children: (items: T[]) => React.ReactNode;
+}): React.JSX.Element {
+  if (!up) return <NotRunning what={what} />;
+  if (error) return <DockerError error={error} retry={retry} />;
+  if (!items) return <p className="muted empty">{loading ? 'Loading…' : ''}</p>;
+  if (items.length === 0) {
+    return (
+      <p className="muted empty" data-testid={`${what}-empty`}>
+        {empty}
+      </p>
+    );
+  }
+  return <>{children(items)}</>;
+}
+
+/** What the last prune of `what` removed, when it was the last one. */
+export function PruneBanner({ what, noun }: { what: 'images' | 'volumes'; noun: string }): React.JSX.Element | null {
+  const last = useDocker((s) => s.lastPrune);
+  if (last?.what !== what) return null;
+  return (
+    <p className="banner banner-info" role="status">
+      Removed {last.deleted} {noun}
+      {last.deleted === 1 ? '' : 's'}, {formatBytes(last.reclaimedBytes)} freed.
+    </p>
   );
 }
 

@@ -5,7 +5,7 @@ import type { ImageInfo } from '../../../electron/shared/docker.js';
 import { useBerth } from '../store/berth.js';
 import { useDocker } from '../store/docker.js';
 import { formatBytes, formatWhen } from '../shared/format.js';
-import { Confirm, DockerActionError, DockerError, NotRunning, useReloadOnDockerChange, shortId, useLoadWhileUp } from './DockerCommon.js';
+import { Confirm, DockerActionError, ListState, PruneBanner, useReloadOnDockerChange, shortId, useLoadWhileUp } from './DockerCommon.js';
 
 function ArchCell({ img }: { img: ImageInfo }): React.JSX.Element {
   return (
@@ -33,7 +33,6 @@ export function Images(): React.JSX.Element {
   const remove = useDocker((s) => s.removeImage);
   const prune = useDocker((s) => s.pruneImages);
   const busy = useDocker((s) => s.busy);
-  const lastPrune = useDocker((s) => s.lastPrune);
   const emulation = useBerth((s) => s.status?.emulation ?? null);
   const up = useLoadWhileUp(() => void load());
   useReloadOnDockerChange(load, up);
@@ -57,22 +56,21 @@ export function Images(): React.JSX.Element {
         </p>
       ) : null}
       <DockerActionError />
-      {lastPrune?.what === 'images' ? (
-        <p className="banner banner-info" role="status">
-          Removed {lastPrune.deleted} image{lastPrune.deleted === 1 ? '' : 's'}, {formatBytes(lastPrune.reclaimedBytes)} freed.
-        </p>
-      ) : null}
-      {!up ? (
-        <NotRunning what="images" />
-      ) : error ? (
-        <DockerError error={error} retry={() => void load()} />
-      ) : !items ? (
-        <p className="muted empty">{loading ? 'Loading…' : ''}</p>
-      ) : items.length === 0 ? (
-        <p className="muted empty" data-testid="images-empty">
-          No images. <code>docker pull</code> or <code>docker build</code> one.
-        </p>
-      ) : (
+      <PruneBanner what="images" noun="image" />
+      <ListState
+        what="images"
+        up={up}
+        error={error}
+        items={items}
+        loading={loading}
+        retry={() => void load()}
+        empty={
+          <>
+            No images. <code>docker pull</code> or <code>docker build</code> one.
+          </>
+        }
+      >
+        {(items) => (
         <div className="group table-wrap">
           <table className="table" data-testid="images-table">
             <thead>
@@ -111,7 +109,8 @@ export function Images(): React.JSX.Element {
             </tbody>
           </table>
         </div>
-      )}
+        )}
+      </ListState>
       {asking === 'prune' ? (
         <Confirm
           title={`Remove ${dangling.length} dangling image${dangling.length === 1 ? '' : 's'}?`}

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import type { VolumeInfo } from '../../../electron/shared/docker.js';
 import { useDocker } from '../store/docker.js';
 import { formatBytes, formatWhen } from '../shared/format.js';
-import { Confirm, DockerActionError, DockerError, NotRunning, useReloadOnDockerChange, useLoadWhileUp } from './DockerCommon.js';
+import { Confirm, DockerActionError, ListState, PruneBanner, useReloadOnDockerChange, useLoadWhileUp } from './DockerCommon.js';
 
 export function Volumes(): React.JSX.Element {
   const { items, error, loading } = useDocker((s) => s.volumes);
@@ -11,7 +11,6 @@ export function Volumes(): React.JSX.Element {
   const remove = useDocker((s) => s.removeVolume);
   const prune = useDocker((s) => s.pruneVolumes);
   const busy = useDocker((s) => s.busy);
-  const lastPrune = useDocker((s) => s.lastPrune);
   const up = useLoadWhileUp(() => void load());
   useReloadOnDockerChange(load, up);
   const [asking, setAsking] = useState<VolumeInfo | 'prune' | null>(null);
@@ -27,22 +26,21 @@ export function Volumes(): React.JSX.Element {
         </button>
       </div>
       <DockerActionError />
-      {lastPrune?.what === 'volumes' ? (
-        <p className="banner banner-info" role="status">
-          Removed {lastPrune.deleted} volume{lastPrune.deleted === 1 ? '' : 's'}, {formatBytes(lastPrune.reclaimedBytes)} freed.
-        </p>
-      ) : null}
-      {!up ? (
-        <NotRunning what="volumes" />
-      ) : error ? (
-        <DockerError error={error} retry={() => void load()} />
-      ) : !items ? (
-        <p className="muted empty">{loading ? 'Loading…' : ''}</p>
-      ) : items.length === 0 ? (
-        <p className="muted empty" data-testid="volumes-empty">
-          No volumes. <code>docker volume create</code> or <code>-v name:/path</code> makes one.
-        </p>
-      ) : (
+      <PruneBanner what="volumes" noun="volume" />
+      <ListState
+        what="volumes"
+        up={up}
+        error={error}
+        items={items}
+        loading={loading}
+        retry={() => void load()}
+        empty={
+          <>
+            No volumes. <code>docker volume create</code> or <code>-v name:/path</code> makes one.
+          </>
+        }
+      >
+        {(items) => (
         <div className="group table-wrap">
           <table className="table" data-testid="volumes-table">
             <thead>
@@ -76,7 +74,8 @@ export function Volumes(): React.JSX.Element {
             </tbody>
           </table>
         </div>
-      )}
+        )}
+      </ListState>
       {asking === 'prune' ? (
         <Confirm
           title={`Remove ${unused.length} unused volume${unused.length === 1 ? '' : 's'}?`}
