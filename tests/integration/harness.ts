@@ -65,6 +65,17 @@ export function busyboxTar(busybox: string, dir = fs.mkdtempSync(path.join(os.tm
   return tar;
 }
 
+/** `docker import` of a busybox root filesystem as `image` (its temporary tar removed afterwards). */
+export async function importBusybox(inst: Instance, image: string): Promise<void> {
+  const tar = busyboxTar('/bin/busybox');
+  try {
+    const imp = await docker(inst, ['import', tar, image]);
+    if (imp.exitCode !== 0) throw new Error(`docker import: ${imp.stderr}`);
+  } finally {
+    fs.rmSync(path.dirname(tar), { recursive: true, force: true });
+  }
+}
+
 export function listQemuPids(home: string): number[] {
   const out: number[] = [];
   for (const d of fs.readdirSync('/proc')) {
@@ -134,10 +145,7 @@ export async function boot(inst: Instance, opts: { yaml?: string; image?: string
   fs.writeFileSync(path.join(inst.dir, 'berth.yaml'), `cpus: 2\nmemoryGiB: 2\n${opts.yaml ?? 'mounts: []\n'}`);
   const r = await berth(inst, ['start']);
   if (r.exitCode !== 0) throw new Error(`berth start failed (${r.exitCode}):\n${r.stderr}`);
-  if (opts.image) {
-    const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), opts.image]);
-    if (imp.exitCode !== 0) throw new Error(`docker import: ${imp.stderr}`);
-  }
+  if (opts.image) await importBusybox(inst, opts.image);
 }
 
 /** Poll `fn` until it returns a value (not undefined); fail after `ms` naming what was awaited. */
@@ -194,10 +202,7 @@ export async function joinSharedVm(inst: Instance, image?: string): Promise<void
   if (error) throw new Error(`the shared VM did not boot: ${error}`);
   const s = await statusOf(inst);
   if (s.state !== 'running') throw new Error(`the shared VM is ${s.state}${s.error ? `: ${s.error.message}` : ''}`);
-  if (image) {
-    const imp = await docker(inst, ['import', busyboxTar('/bin/busybox'), image]);
-    if (imp.exitCode !== 0) throw new Error(`docker import: ${imp.stderr}`);
-  }
+  if (image) await importBusybox(inst, image);
 }
 
 /** In a suite's afterAll: remove every container, so the next suite finds the VM as it was. */

@@ -10,16 +10,37 @@ const CYCLES = Number(process.env.BERTH_SOAK_CYCLES || 2);
 const inst = newInstance('soak');
 afterAll(() => finish(inst), 120_000);
 
+/**
+ * Listening TCP sockets held by this test process or by a process of this instance (QEMU's
+ * forwards, the agent's, the supervisor's). Not the whole machine's: other programs open and
+ * close listeners meanwhile (a count of all of them failed when another VM ran beside this one).
+ */
+function ourListeners(): number {
+  const listening = new Set<string>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const l of fs.readFileSync(f, 'utf8').split('\n').slice(1)) {
+      const c = l.trim().split(/\s+/);
+      if (c[3] === '0A') listening.add(c[9]!); // state LISTEN; c[9] is the socket's inode
+    }
+  }
+  let n = 0;
+  for (const pid of new Set([process.pid, ...listProcsMatching(`BERTH_HOME=${inst.home}`), ...listProcsMatching(inst.home)])) {
+    try {
+      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+        const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        if (inode && listening.has(inode)) n++;
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
 function snapshot() {
-  const listening = (f: string) =>
-    fs
-      .readFileSync(f, 'utf8')
-      .split('\n')
-      .slice(1)
-      .filter((l) => l.trim().split(/\s+/)[3] === '0A').length;
   return {
     berthProcesses: listProcsMatching(`BERTH_HOME=${inst.home}`).length + listProcsMatching(inst.home).length,
-    listeningTcp: listening('/proc/net/tcp') + listening('/proc/net/tcp6'),
+    listeningTcp: ourListeners(),
     unixSocketsInInstance: fs.existsSync(inst.dir) ? fs.readdirSync(inst.dir).filter((f) => f.endsWith('.sock')).length : 0,
     testProcessFds: fs.readdirSync('/proc/self/fd').length,
   };
