@@ -66,7 +66,7 @@ describe('the berth docker context', () => {
   });
 
   it('the default context with a tcp:// DOCKER_HOST is left alone (not ours to judge)', async () => {
-    env.DOCKER_HOST = 'tcp://192.0.2.1:2376';
+    env.DOCKER_HOST = 'tcp://127.0.0.1:2376';
     expect(await ensure()).toMatchObject({ switched: false });
     expect(await current()).toBe('default');
   });
