@@ -14,12 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { codesignStub, FLIPPED, fuseCarrier, fusesOf, MAC_FUSE_FILE } from './stand-in-fuses.js';
+import { codesignStub, FLIPPED, fuseCarrier, fusesOf } from './stand-in-fuses.js';
+import { MACHO, macStandIn, put } from './stand-in-electron.js';
 
 const require = createRequire(import.meta.url);
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'node_modules/electron-builder/cli.js');
-const MACHO = Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01, 0, 0, 0, 0]);
 
 let tmp: string;
 let proj: string;
@@ -28,50 +28,11 @@ let app: string;
 let packMs = 0;
 let packLog = '';
 
-function put(file: string, content: Buffer | string, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content, { mode });
-}
-
-function infoPlist(exe: string, id: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-  <key>CFBundleExecutable</key><string>${exe}</string>
-  <key>CFBundleIdentifier</key><string>${id}</string>
-  <key>CFBundleName</key><string>${exe}</string>
-  <key>CFBundleDisplayName</key><string>${exe}</string>
-  <key>CFBundleIconFile</key><string>electron.icns</string>
-  <key>CFBundlePackageType</key><string>APPL</string>
-  <key>CFBundleVersion</key><string>45.5.0</string>
-  <key>CFBundleShortVersionString</key><string>45.5.0</string>
-</dict>
-</plist>
-`;
-}
-
 /** What electron-builder needs of a Linux Electron dist: a dir with an `electron` script, `resources/` and `LICENSE`. */
 function linuxStandIn(dir: string): void {
   put(path.join(dir, 'electron'), fuseCarrier('#!/bin/sh\nexit 0\n'), 0o755);
   fs.mkdirSync(path.join(dir, 'resources'), { recursive: true });
   put(path.join(dir, 'LICENSE'), 'MIT');
-}
-
-/** What electron-builder needs of a macOS Electron dist: Electron.app/Contents/{Info.plist, MacOS/Electron, Resources/electron.icns, Frameworks/Electron Helper*.app}. */
-function macStandIn(dir: string): void {
-  const c = path.join(dir, 'Electron.app', 'Contents');
-  put(path.join(c, 'Info.plist'), infoPlist('Electron', 'com.github.Electron'));
-  put(path.join(c, 'MacOS', 'Electron'), MACHO, 0o755);
-  put(path.join(c, 'Resources', 'electron.icns'), 'icns');
-  // where the fuse wire lives in a real Electron.app
-  put(path.join(dir, 'Electron.app', MAC_FUSE_FILE), fuseCarrier(MACHO), 0o755);
-  for (const suffix of ['', ' (GPU)', ' (Renderer)', ' (Plugin)']) {
-    const name = `Electron Helper${suffix}`;
-    const h = path.join(c, 'Frameworks', `${name}.app`, 'Contents');
-    put(path.join(h, 'Info.plist'), infoPlist(name, 'com.github.Electron.helper'));
-    put(path.join(h, 'MacOS', name), MACHO, 0o755);
-  }
 }
 
 function copyDir(from: string, to: string): void {

@@ -11,49 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFakeImage } from '../fixtures/fake-image.js';
-import { codesignStub, FLIPPED, fuseCarrier, fusesOf, MAC_FUSE_FILE } from './stand-in-fuses.js';
+import { codesignStub, FLIPPED, fusesOf } from './stand-in-fuses.js';
+import { macStandIn, put } from './stand-in-electron.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(repo, 'node_modules/electron-builder/cli.js');
-const MACHO = Buffer.from([0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01, 0, 0, 0, 0]);
 
 let tmp: string;
-
-function put(file: string, content: Buffer | string, mode = 0o644): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content, { mode });
-}
-
-function infoPlist(exe: string, id: string): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-  <key>CFBundleExecutable</key><string>${exe}</string>
-  <key>CFBundleIdentifier</key><string>${id}</string>
-  <key>CFBundleName</key><string>${exe}</string>
-  <key>CFBundleIconFile</key><string>electron.icns</string>
-  <key>CFBundlePackageType</key><string>APPL</string>
-  <key>CFBundleVersion</key><string>45.5.0</string>
-  <key>CFBundleShortVersionString</key><string>45.5.0</string>
-</dict>
-</plist>
-`;
-}
-
-function macStandIn(dir: string): void {
-  const c = path.join(dir, 'Electron.app', 'Contents');
-  put(path.join(c, 'Info.plist'), infoPlist('Electron', 'com.github.Electron'));
-  put(path.join(c, 'MacOS', 'Electron'), MACHO, 0o755);
-  put(path.join(c, 'Resources', 'electron.icns'), 'icns');
-  put(path.join(dir, 'Electron.app', MAC_FUSE_FILE), fuseCarrier(MACHO), 0o755); // for the fuse step
-  for (const suffix of ['', ' (GPU)', ' (Renderer)', ' (Plugin)']) {
-    const name = `Electron Helper${suffix}`;
-    const h = path.join(c, 'Frameworks', `${name}.app`, 'Contents');
-    put(path.join(h, 'Info.plist'), infoPlist(name, 'com.github.Electron.helper'));
-    put(path.join(h, 'MacOS', name), MACHO, 0o755);
-  }
-}
 
 /** A throw-away project: the real build config and hooks, stand-in app code, the given manifests. */
 function makeProject(dir: string, manifests: string): void {
