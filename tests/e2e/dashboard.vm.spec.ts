@@ -2,11 +2,11 @@
 // path from Start to Stop. One VM for the whole file, so the tests run in order.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
 import type { Page } from '@playwright/test';
+import { importBusybox } from './busybox-image.js';
 import { startRealEngine } from './real-engine.js';
 import type { RealEngine } from './real-engine.js';
 
@@ -26,25 +26,6 @@ async function docker(args: string[], timeout = 120_000): Promise<string> {
   if (!st.ok) throw new Error(st.error.message);
   const { stdout } = await run('docker', args, { env: { ...process.env, DOCKER_HOST: st.value.dockerHost }, timeout, maxBuffer: 16 << 20 });
   return stdout.trim();
-}
-
-/** A tiny local image (no registry here): the host's static busybox, via `docker import`. */
-async function importBusybox(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-busybox-'));
-  try {
-    fs.mkdirSync(path.join(dir, 'bin'));
-    fs.copyFileSync('/bin/busybox', path.join(dir, 'bin', 'busybox'));
-    fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
-    for (const app of ['sh', 'httpd', 'echo', 'uname']) fs.symlinkSync('busybox', path.join(dir, 'bin', app));
-    fs.mkdirSync(path.join(dir, 'www'));
-    fs.writeFileSync(path.join(dir, 'www', 'index.html'), 'hello from berth\n');
-    const tar = path.join(dir, '..', `${path.basename(dir)}.tar`);
-    await run('tar', ['-C', dir, '-cf', tar, '.']);
-    await docker(['import', '--change', 'CMD ["/bin/sh"]', tar, IMAGE]);
-    fs.rmSync(tar, { force: true });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 async function pane(name: string): Promise<void> {
@@ -100,7 +81,7 @@ test('Start: the readiness steps appear, then the VM runs', async () => {
 
 test('docker run -d -p: the port appears in the table', async () => {
   test.setTimeout(5 * 60_000);
-  await importBusybox();
+  await importBusybox((args) => docker(args), IMAGE);
   await docker(['run', '-d', '--name', 'berth-e2e-web', '-p', `${PORT}:8080`, IMAGE, 'httpd', '-f', '-p', '8080', '-h', '/www']);
   await pane('Ports');
   const row = page.locator(`tr[data-port="${PORT}"]`);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
 import type { Page } from '@playwright/test';
+import { importBusybox } from './busybox-image.js';
 import { startRealEngine } from './real-engine.js';
 import type { RealEngine } from './real-engine.js';
 import { foreignImageArchive } from '../integration/foreign-image.js';
@@ -35,26 +36,6 @@ let vmArch: Arch;
 async function docker(args: string[], timeout = 180_000): Promise<string> {
   const { stdout } = await run('docker', args, { env: { ...process.env, DOCKER_HOST: `unix://${engine.paths.docker}` }, timeout, maxBuffer: 64 << 20 });
   return stdout.trim();
-}
-
-/** A tiny local image (no registry here): the host's static busybox, via `docker import`. */
-async function importBusybox(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-busybox-'));
-  try {
-    fs.mkdirSync(path.join(dir, 'bin'));
-    fs.copyFileSync('/bin/busybox', path.join(dir, 'bin', 'busybox'));
-    fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
-    for (const app of ['sh', 'httpd', 'echo', 'uname', 'cat', 'rm', 'sleep', 'test', '[']) fs.symlinkSync('busybox', path.join(dir, 'bin', app));
-    fs.mkdirSync(path.join(dir, 'www'));
-    fs.mkdirSync(path.join(dir, 'tmp'));
-    fs.writeFileSync(path.join(dir, 'www', 'index.html'), 'hello from berth\n');
-    const tar = path.join(dir, '..', `${path.basename(dir)}.tar`);
-    await run('tar', ['-C', dir, '-cf', tar, '.']);
-    await docker(['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/bin', tar, IMAGE]);
-    fs.rmSync(tar, { force: true });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** The VM's busybox of the other architecture (its emulation self-test) as a foreign image. */
@@ -100,7 +81,7 @@ test.beforeAll(async ({ browser }) => {
   if (!st.ok) throw new Error(`vm.start: ${st.error.message}`);
   if (st.value.state !== 'running' && st.value.state !== 'degraded') throw new Error(`the VM is ${st.value.state}: ${st.value.error?.message ?? ''}`);
   vmArch = st.value.arch;
-  await importBusybox();
+  await importBusybox((args) => docker(args), IMAGE);
   page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   await engine.bridge.authorize(page);
   await page.goto(engine.bridge.url);
