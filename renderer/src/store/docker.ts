@@ -93,10 +93,18 @@ export const useDocker = create<DockerState>()((set, get) => {
   /** log lines of a stream that arrived before containers.logs answered with its id */
   const early = new Map<string, string[]>();
   const endedEarly = new Set<string>();
+  /** how many `containers` events have arrived: a list asked for before the latest one is older than it */
+  let containersPushed = 0;
 
   async function load<T>(key: 'containers' | 'images' | 'volumes', call: () => Promise<Envelope<T[]>>): Promise<void> {
     set({ [key]: { ...get()[key], loading: true } } as Partial<DockerState>);
+    const pushedBefore = containersPushed;
     const r = await call();
+    // every change pushes a `containers` event, so one that came while we waited is at least as new
+    if (key === 'containers' && pushedBefore !== containersPushed) {
+      set({ containers: { ...get().containers, loading: false } });
+      return;
+    }
     set({ [key]: r.ok ? { items: r.value, error: null, loading: false } : { items: get()[key].items, error: r.error, loading: false } } as Partial<DockerState>);
   }
 
@@ -116,6 +124,7 @@ export const useDocker = create<DockerState>()((set, get) => {
     init() {
       const offs = [
         on('containers', (list) => {
+          containersPushed++;
           set({ containers: { items: list, error: null, loading: false } });
           // a container gone or stopped has no stats any more
           const running = new Set(list.filter((c) => c.state === 'running').map((c) => c.id));

@@ -96,6 +96,22 @@ describe('Containers', () => {
     expect(api.calls.filter((c) => c.method === 'containers.list').length).toBe(lists);
   });
 
+  it('a containers list answered after a newer pushed event does not put back the old state', async () => {
+    // the order CI met: Stop, then the re-list is slow, the `containers` event with "exited"
+    // lands first, and the list (taken before the stop took effect) answers last
+    let answerList: (() => void) | null = null;
+    await show(makeStatus('running'), { 'containers.stop': () => ok(null) }, 'Containers');
+    api.answers['containers.list'] = () => new Promise((resolve) => (answerList = () => resolve(ok(containersFixture()))));
+    fireEvent.click(screen.getByRole('button', { name: 'Stop shop-web-1' }));
+    await flush();
+    expect(answerList).not.toBeNull();
+    const next = containersFixture().map((c) => (c.name === 'shop-web-1' ? { ...c, state: 'exited' as const, status: 'Exited (0) 1 second ago' } : c));
+    act(() => api.emit('containers', next));
+    await act(async () => answerList!());
+    await flush();
+    expect(row('data-container', 'shop-web-1').dataset.state).toBe('exited');
+  });
+
   it('stops at once, removes only after the confirmation', async () => {
     await show(makeStatus('running'), { 'containers.stop': () => ok(null), 'containers.remove': () => ok(null) }, 'Containers');
     fireEvent.click(screen.getByRole('button', { name: 'Stop shop-web-1' }));
