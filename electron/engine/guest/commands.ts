@@ -3,7 +3,7 @@
 // adds around them is in scripts.ts. Pure strings: the host agent (which holds the SSH link) and
 // Guest (which speaks to the agent) both use them.
 import type { Arch } from '../../shared/status.js';
-import { PORT_WATCH_SCRIPT, REMOUNT_SHARES, UNMOUNT_SHARES } from './scripts.js';
+import { PORT_WATCH_SCRIPT } from './scripts.js';
 
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -20,8 +20,9 @@ export const GUEST_COMMANDS = {
   bootId: 'cat /run/berth/boot-id 2>/dev/null',
   /** one line per share: tag, path, ok|failed, reason (tab-separated) */
   mountsStatus: 'cat /run/berth/mounts.status 2>/dev/null',
-  mountsUp: REMOUNT_SHARES,
-  mountsDown: UNMOUNT_SHARES,
+  /** the shares of /run/berth/mounts.tsv: mounted again after a resume, unmounted before a save */
+  mountsUp: 'berth-mounts up',
+  mountsDown: 'berth-mounts down',
   emulation: (on: boolean) => `berth-emulation ${on ? 'on' : 'off'}`,
   emulationStatus: 'berth-emulation status',
   /** a static busybox of the other architecture run through binfmt, then the interpreter's version */
