@@ -1,6 +1,5 @@
 // The supervisor: owns one instance. Runs the state machine and the readiness ladder (docs/architecture.md),
 // spawns QEMU and the host agent, writes the event log, and answers the contract. No Electron here.
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
@@ -25,16 +24,16 @@ import { readImageDir, resolveImage } from './image/local.js';
 import type { GuestImage } from './image/local.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
-import { baseStatus, readImageMemo, readQemuArgs, readVmState, removeRunFiles, settingsOrUndefined, writeImageMemo, writeQemuArgs, writeVmState } from './instance/index.js';
+import { baseStatus, readImageMemo, readQemuArgs, readVmState, removeRunFiles, settingsOrUndefined, writeImageMemo, writeVmState } from './instance/index.js';
 import type { QemuHost } from './qemu-args.js';
 import { configureTools } from './tools.js';
-import { connectQmp, freePort, isAlive, readPid, spawnQemu, waitGone, waitSerial } from './qemu-process.js';
+import { freePort, isAlive, waitSerial } from './qemu-process.js';
 import { containersHeldBySuspend, settleAdopted } from './vm/adopt.js';
 import { chooseQemu, vmCommand } from './vm/choice.js';
 import type { ChoiceEnv, QemuChoice } from './vm/choice.js';
-import { isOurQemu, monitorNamesUs, qemuName, signalOurQemu } from './vm/identity.js';
-import { qemuLogMark, qemuOutputSince } from './vm/qemu-log.js';
-import { QmpClient } from './qmp.js';
+import { monitorNamesUs, qemuName } from './vm/identity.js';
+import { Vm } from './vm/vm.js';
+import type { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
@@ -51,7 +50,6 @@ import { MountsService } from './services/mounts.js';
 import { PortsService } from './services/ports.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
-import { loadState, saveState } from './suspend/migration.js';
 import { binaryDigest } from './suspend/binary-digest.js';
 import { bumpGeneration, diskIdentity, discardSaved, makeDurable, readSaved, RECORD_VERSION, savedInfo, verifyStateFile, whyNotResume, writeRecord } from './suspend/saved-state.js';
 import type { SavedRecord } from './suspend/saved-state.js';
@@ -73,9 +71,7 @@ const KERNEL_MARKER = 'berth-initrd:';
 const ACCEL_PROBE_MS = 8000;
 
 interface Running {
-  child: ChildProcess | null;
-  pid: number;
-  qmp: QmpClient | null;
+  vm: Vm;
   sshPort: number;
   bootId: string;
   accel: Accel;
@@ -85,8 +81,6 @@ interface Running {
   /** the command line QEMU was started with (without -incoming) and the binary's version: a save records both */
   cmd?: QemuCommand;
   qemuVersion?: string;
-  /** of the binary as launched, so a save names the build that ran even if the file is replaced later */
-  qemuSha256?: string;
 }
 
 
@@ -271,7 +265,7 @@ export class Supervisor implements Backend {
       steps: this.steps.snapshot(),
       pids: {
         supervisor: process.pid,
-        ...(this.run ? { qemu: this.run.pid } : {}),
+        ...(this.run ? { qemu: this.run.vm.pid } : {}),
         ...(this.agent.pid ? { agent: this.agent.pid } : {}),
       },
       restartNeeded: this.restartNeeded(),
@@ -447,7 +441,7 @@ export class Supervisor implements Backend {
           choice = { ...choice, accel: 'tcg', probe: false };
           continue;
         }
-        this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.pid}`);
+        this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.vm.pid}`);
         this.checkAbort();
 
         current = 'kernel';
@@ -521,10 +515,7 @@ export class Supervisor implements Backend {
   }
 
   private qemuUp(): boolean {
-    const r = this.run;
-    if (!r) return false;
-    if (r.child) return r.child.exitCode === null && r.child.signalCode === null;
-    return isAlive(r.pid);
+    return this.run?.vm.up ?? false;
   }
 
   /**
@@ -532,24 +523,25 @@ export class Supervisor implements Backend {
    * booting a second QEMU on the same disk: reconnect QMP, restart the agent, walk the guest steps.
    */
   private async tryAdopt(): Promise<boolean | 'woken'> {
-    const pid = readPid(this.paths.qemuPid);
-    if (!isOurQemu(pid, this.paths)) return false;
+    const vm = Vm.find(this.paths);
+    if (!vm) return false;
+    const pid = vm.pid;
     const st = readVmState(this.paths);
     if (!st) return false;
     this.log.append('adopt', { pid });
     this.stepUpdate('image', 'done', 'adopted a running VM');
     this.stepUpdate('disk', 'done', 'in use by the running VM');
-    const qmp = await QmpClient.connect(this.paths.qmp, 5000).catch((e: Error) => {
+    const qmp = await vm.attachMonitor(5000).catch((e: Error) => {
       throw new BerthFailure('E_QEMU', `the VM (QEMU pid ${pid}) runs, but its monitor does not answer: ${e.message}`, '`berth stop --force` stops that VM; its files were left in place.');
     });
     const named = await monitorNamesUs(qmp, this.paths).catch(() => ({ ok: false, name: undefined }));
     if (!named.ok) {
-      qmp.close();
+      vm.detach();
       throw new BerthFailure('E_LOCKED', `QEMU pid ${pid} uses this instance's disk but calls itself ${JSON.stringify(named.name ?? '?')}, not ${qemuName(this.paths)}`, 'Stop that QEMU yourself: Berth neither adopts nor signals it.');
     }
     const ssh = await ensureSshMaterial(this.paths);
     const image = readImageDir(st.imageDir, st.settings.arch);
-    this.run = { child: null, pid, qmp, sshPort: st.sshPort, bootId: st.bootId, accel: st.accel, image, settings: st.settings, ssh };
+    this.run = { vm, sshPort: st.sshPort, bootId: st.bootId, accel: st.accel, image, settings: st.settings, ssh };
     // From here this VM is ours: when it goes, its files go with it.
     this.qemuFilesOurs = true;
     // What a later suspend records: the command line this VM was started with (without them a
@@ -564,21 +556,7 @@ export class Supervisor implements Backend {
     this.mounts.expect(resolveMounts(st.settings.mounts, currentHost(), false));
     this.stepUpdate('qemu', 'done', `adopted pid ${pid}`);
     this.stepUpdate('kernel', 'done', 'already running');
-    // Not our child: watch the pid and the QMP socket instead of an exit event.
-    const watch = setInterval(() => {
-      if (this.run?.pid !== pid) return clearInterval(watch);
-      if (!isAlive(pid)) {
-        clearInterval(watch);
-        this.onQemuGone(`exited (adopted pid ${pid})`);
-      }
-    }, 250);
-    qmp.on('event', (ev) => this.onQmpEvent(ev.event));
-    // QEMU's sockets close the moment it dies: the fastest sign for a VM that is not our child.
-    // Only QEMU's exit closes it (we hold the connection), even while the process is still
-    // tearing down its memory and looks alive.
-    qmp.on('close', () => {
-      if (this.run?.pid === pid) this.onQemuGone(`exited (adopted pid ${pid}; its monitor closed)`);
-    });
+    this.watchVm(vm);
     return settled;
   }
 
@@ -595,15 +573,15 @@ export class Supervisor implements Backend {
               ? 'settings changed since it started, so the saved state could not be resumed'
               : null,
       finishSave: () => this.commitSuspend(run, Date.now(), containersHeldBySuspend(EventLog.readLast(this.paths.events))),
-      alive: () => isAlive(run.pid),
+      alive: () => run.vm.up,
       kill: () => this.killQemu(),
       discard: (all) => (all ? void discardSaved(this.paths) : fs.rmSync(this.paths.savedStatePartial, { force: true })),
     }).catch((e: Error) => {
       // Leave the VM as it was found rather than kill it, and its memory with it.
-      qmp.close();
+      run.vm.detach();
       if (this.run === run) this.run = null;
       this.qemuFilesOurs = false;
-      throw new BerthFailure('E_QEMU', `the VM (QEMU pid ${run.pid}) is not running and could not be resumed: ${e.message}`, '`berth stop --force` stops it (what it held in memory is lost then).');
+      throw new BerthFailure('E_QEMU', `the VM (QEMU pid ${run.vm.pid}) is not running and could not be resumed: ${e.message}`, '`berth stop --force` stops it (what it held in memory is lost then).');
     });
     if (settled.kind === 'running') return true;
     this.adoptNote = settled.note;
@@ -671,11 +649,11 @@ export class Supervisor implements Backend {
     try {
       writeSshConfig(this.paths, ssh, rec.sshPort);
       await this.launchQemu(cmd, { settings, image, accel: choice.accel, sshPort: rec.sshPort, bootId: rec.bootId, ssh, qemuVersion: choice.qemu.version }, ['-incoming', 'defer']);
-      this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.pid}`);
+      this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.vm.pid}`);
       this.stepUpdate('kernel', 'running', 'loading the saved state');
       damaged = await verifying;
       if (damaged) throw new Error(damaged);
-      await loadState(this.run!.qmp!, this.paths.savedState);
+      await this.run!.vm.load(this.paths.savedState);
     } catch (e) {
       // A damaged state is the reason even when QEMU failed first: it could never have loaded.
       damaged ??= await verifying;
@@ -763,47 +741,29 @@ export class Supervisor implements Backend {
   ): Promise<void> {
     const { settings, image, accel, sshPort, bootId, ssh } = r;
     this.qemuFilesOurs = true;
-    removeRunFiles(this.paths, ['vm']);
-    // A fresh serial log per boot: the kernel marker must come from *this* boot.
-    const prevSerial = this.paths.serialLog + '.1';
-    if (fs.existsSync(this.paths.serialLog)) fs.renameSync(this.paths.serialLog, prevSerial);
-    writeQemuArgs(this.paths, cmd, sshPort);
-    this.qemuLogOffset = qemuLogMark(this.paths.qemuLog);
     // From this launch on, the disk may differ from any saved state: no record can match it again.
     bumpGeneration(this.paths);
-    // The build a later save records: taken before anything can replace the file (cached, so a
-    // hash only for a new or changed binary).
-    const qemuSha256 = await binaryDigest(cmd.binary, this.paths.cache).catch(() => undefined);
-    const child = spawnQemu({ binary: cmd.binary, args: [...cmd.args, ...extraArgs] }, this.paths.qemuLog);
-    const spawnError = new Promise<never>((_, reject) =>
-      child.once('error', (e) => reject(new BerthFailure('E_QEMU', `cannot run ${cmd.binary}: ${e.message}`, `Install QEMU (${cmd.binary}) or check PATH.`))),
-    );
-    this.run = { child, pid: child.pid ?? 0, qmp: null, sshPort, bootId, accel, image, settings, ssh, cmd, qemuVersion: r.qemuVersion, ...(qemuSha256 ? { qemuSha256 } : {}) };
-    writeVmState(this.paths, { pid: child.pid ?? 0, sshPort, bootId, accel, imageDir: image.dir, settings, qemuVersion: r.qemuVersion, startedAt: new Date().toISOString() });
-    child.once('exit', (code, signal) => this.onQemuExit(child, code, signal));
-    const qmp = await Promise.race([connectQmp(this.paths.qmp, Date.now() + 15_000, () => this.qemuUp()), spawnError]).catch((e: unknown) => {
-      const why = this.qemuOutput();
-      if (/Failed to get ".*" lock/i.test(why)) {
-        throw new BerthFailure('E_LOCKED', `the disk is in use by another QEMU: ${why}`, 'Another Berth VM runs on this instance; `berth status` shows it, `berth stop` stops it.');
-      }
-      if (e instanceof BerthFailure && e.code === 'E_QEMU' && why) throw new BerthFailure('E_QEMU', `${e.message}: ${why}`, e.hint);
-      throw e;
-    });
-    this.run.qmp = qmp;
+    const vm = await Vm.launch(this.paths, cmd, sshPort, extraArgs);
+    this.run = { vm, sshPort, bootId, accel, image, settings, ssh, cmd, qemuVersion: r.qemuVersion };
+    writeVmState(this.paths, { pid: vm.pid, sshPort, bootId, accel, imageDir: image.dir, settings, qemuVersion: r.qemuVersion, startedAt: new Date().toISOString() });
+    this.watchVm(vm);
+    const qmp = await vm.connect();
     qmp.on('event', (ev) => this.onQmpEvent(ev.event));
   }
 
-  private qemuLogOffset = 0;
-
-  /** What QEMU itself printed since the last spawn (without our command-line header). */
+  /** What QEMU itself printed since this VM's launch. */
   private qemuOutput(): string {
-    return qemuOutputSince(this.paths.qemuLog, this.qemuLogOffset);
+    return this.run?.vm.output() ?? '';
   }
 
-  private onQemuExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.run?.child !== child) return;
-    this.log.append('qemu-exit', { code, signal });
-    this.onQemuGone(signal ? `killed by ${signal}` : `exited with code ${code}`);
+  /** The VM going while it is this start's or this run's; an adopted VM's monitor events (a launched one's come once it connects). */
+  private watchVm(vm: Vm): void {
+    vm.qmp?.on('event', (ev) => this.onQmpEvent(ev.event));
+    vm.onGone((why, exit) => {
+      if (this.run?.vm !== vm) return;
+      if (exit) this.log.append('qemu-exit', exit);
+      this.onQemuGone(why);
+    });
   }
 
   private onQemuGone(why: string): void {
@@ -882,7 +842,7 @@ export class Supervisor implements Backend {
       this.log.append('ssh', { up: m.up, ...(m.reason ? { reason: m.reason } : {}) });
       // QEMU dying also drops SSH, sometimes a moment before its monitor closes: that is a QEMU
       // exit (reported by onQemuGone), not a degraded-but-running VM.
-      if (!m.up && this.state === 'running' && this.run && isAlive(this.run.pid)) {
+      if (!m.up && this.state === 'running' && this.run && isAlive(this.run.vm.pid)) {
         this.sshLostAt = Date.now();
         this.degradedReason = `SSH connection to the guest lost (${m.reason ?? 'closed'}); reconnecting`;
         this.setState('degraded');
@@ -1014,7 +974,7 @@ export class Supervisor implements Backend {
   private async suspend(was: VmState): Promise<{ ok: true; bytes: number; note?: string } | { ok: false; reason: string }> {
     const run = this.run;
     const fail = (reason: string) => ({ ok: false as const, reason });
-    if (!run?.qmp || run.qmp.isClosed) return fail('the QEMU monitor is not connected');
+    if (!run?.vm.qmp || run.vm.qmp.isClosed) return fail('the QEMU monitor is not connected');
     if (!run.cmd || !run.qemuVersion) return fail('this VM was started by an older Berth, so its command line is unknown');
     if (was !== 'running') return fail(`the VM was ${was}, not running`);
     if (this.restartNeeded()) return fail('settings changed since the VM started; they apply at this fresh boot');
@@ -1048,12 +1008,11 @@ export class Supervisor implements Backend {
     // write), so it costs the stop almost nothing.
     const hashing = followHash(this.paths.savedStatePartial);
     try {
-      await run.qmp.execute('stop');
-      await saveState(run.qmp, this.paths.savedStatePartial, (done, total) => progress('Saving the VM to disk', Math.min(1, done / total)));
+      await run.vm.save(this.paths.savedStatePartial, (done, total) => progress('Saving the VM to disk', Math.min(1, done / total)));
     } catch (e) {
       hashing.cancel();
       fs.rmSync(this.paths.savedStatePartial, { force: true });
-      await run.qmp.execute('cont').catch(() => undefined);
+      await run.vm.cont().catch(() => undefined);
       return fail(`QEMU could not save the VM: ${(e as Error).message.replace(/^migrate: /, '')}`);
     }
     return this.commitSuspend(run, t0, stopped, hashing);
@@ -1075,10 +1034,9 @@ export class Supervisor implements Backend {
       fs.rmSync(this.paths.savedStatePartial, { force: true });
       return fail(reason);
     };
-    if (!run.qmp || !run.cmd || !run.qemuVersion) return drop('the QEMU monitor or the command line is unknown');
+    if (!run.vm.qmp || !run.cmd || !run.qemuVersion) return drop('the QEMU monitor or the command line is unknown');
     // Quit, so QEMU closes the disk cleanly; only then is its identity final.
-    await run.qmp.execute('quit').catch(() => undefined);
-    if (!(await waitGone(run.pid, 30_000, run.child ?? undefined))) return drop('QEMU did not exit after saving; the saved state was discarded');
+    if (!(await run.vm.quit(30_000))) return drop('QEMU did not exit after saving; the saved state was discarded');
     const disk = diskIdentity(this.paths);
     if (!disk) return drop('the disk disappeared');
     let sum: { sha256: string; bytes: number };
@@ -1100,7 +1058,7 @@ export class Supervisor implements Backend {
       return fail(`the saved state changed while it was checked (${sum.bytes} bytes hashed, ${stateBytes} on disk)`);
     }
     const dataDirAt = run.cmd.args.indexOf('-L');
-    const qemuSha256 = run.qemuSha256 ?? (await binaryDigest(run.cmd.binary, this.paths.cache).catch(() => undefined));
+    const qemuSha256 = run.vm.binarySha256 ?? (await binaryDigest(run.cmd.binary, this.paths.cache).catch(() => undefined));
     if (!qemuSha256) {
       discardSaved(this.paths);
       return fail(`cannot read the QEMU binary ${run.cmd.binary} to record which build saved the VM`);
@@ -1124,48 +1082,21 @@ export class Supervisor implements Backend {
     };
     writeRecord(this.paths, rec);
     this.log.append('suspended', { ms: rec.saveMs, bytes: stateBytes, containersStopped: stopped.map((c) => c.name) });
-    run.qmp.close();
+    run.vm.qmp?.close();
     return { ok: true, bytes: stateBytes, ...(stopped.length ? { note: `stopped ${stopped.map((c) => c.name).join(', ')} (bind mounts from shared folders); they start again on resume` } : {}) };
   }
 
-  /** The shutdown ladder: ACPI powerdown → wait → SIGTERM → wait → SIGKILL. */
+  /** The VM's power-off ladder (vm/vm.ts), its rungs shown as stop progress. */
   private async shutdownQemu(force: boolean): Promise<string> {
-    const run = this.run;
-    if (!run || !isAlive(run.pid)) return 'not running';
-    const child = run.child ?? undefined;
-    if (!force && run.qmp && !run.qmp.isClosed) {
-      this.bus.emit('progress', { task: 'stop', label: 'Asking the guest to power off' });
-      try {
-        await run.qmp.execute('system_powerdown', undefined, 3000);
-        // dockerd gives containers 10 s to stop; leave room for that and the guest's own shutdown.
-        if (await waitGone(run.pid, 30_000, child)) return 'powerdown';
-      } catch {
-        // fall through to signals
-      }
-    }
-    this.bus.emit('progress', { task: 'stop', label: 'Terminating QEMU' });
-    this.signalQemu(run, 'SIGTERM');
-    if (await waitGone(run.pid, force ? 2000 : 5000, child)) return 'SIGTERM';
-    this.signalQemu(run, 'SIGKILL');
-    await waitGone(run.pid, 5000, child);
-    return 'SIGKILL';
+    if (!this.run) return 'not running';
+    return this.run.vm.powerOff({ force, progress: (label) => this.bus.emit('progress', { task: 'stop', label }) });
   }
 
   private async killQemu(): Promise<void> {
     const run = this.run;
     if (!run) return;
-    run.qmp?.close();
-    if (isAlive(run.pid)) {
-      this.signalQemu(run, 'SIGKILL');
-      await waitGone(run.pid, 5000, run.child ?? undefined);
-    }
+    await run.vm.kill();
     this.run = null;
-  }
-
-  /** Our child, or an adopted pid only while it still is our QEMU (an exited pid can be reused). */
-  private signalQemu(run: Running, sig: NodeJS.Signals): void {
-    if (run.child) run.child.kill(sig);
-    else signalOurQemu(run.pid, this.paths, sig);
   }
 
   /** After a failure: stop whatever this start brought up, in reverse order. */
@@ -1173,10 +1104,10 @@ export class Supervisor implements Backend {
     for (const svc of this.services) svc.onStop?.();
     await this.agent.stop();
     this.ports.clear();
-    if (this.run && isAlive(this.run.pid)) {
+    if (this.run && isAlive(this.run.vm.pid)) {
       await this.shutdownQemu(true).catch(() => undefined);
     }
-    this.run?.qmp?.close();
+    this.run?.vm.detach();
     this.run = null;
     await this.cleanupFiles();
   }
