@@ -37,10 +37,10 @@ import type { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
 import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
-import { followHash } from './file-hash.js';
-import type { FollowedHash } from './file-hash.js';
 import type { QemuCommand } from './qemu-args.js';
-import { holdingShares, runningContainers, startContainer, stopContainer } from './suspend/docker-api.js';
+import { commitSave, restartHeld, saveVm } from './suspend/save.js';
+import type { SaveContext } from './suspend/save.js';
+import type { Run } from './vm/run.js';
 import { DockerService } from './docker/service.js';
 import { Guest } from './guest/index.js';
 import { StepTracker } from './lifecycle/steps.js';
@@ -51,8 +51,7 @@ import { PortsService } from './services/ports.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
 import { binaryDigest } from './suspend/binary-digest.js';
-import { bumpGeneration, diskIdentity, discardSaved, makeDurable, readSaved, RECORD_VERSION, savedInfo, verifyStateFile, whyNotResume, writeRecord } from './suspend/saved-state.js';
-import type { SavedRecord } from './suspend/saved-state.js';
+import { bumpGeneration, discardSaved, readSaved, savedInfo, verifyStateFile, whyNotResume } from './suspend/saved-state.js';
 
 export interface SupervisorOptions {
   paths: InstancePaths;
@@ -70,18 +69,6 @@ const KERNEL_MARKER = 'berth-initrd:';
 /** How long a never-before-seen hardware accelerator gets to show serial output. */
 const ACCEL_PROBE_MS = 8000;
 
-interface Running {
-  vm: Vm;
-  sshPort: number;
-  bootId: string;
-  accel: Accel;
-  image: GuestImage;
-  settings: Settings;
-  ssh: SshMaterial;
-  /** the command line QEMU was started with (without -incoming) and the binary's version: a save records both */
-  cmd?: QemuCommand;
-  qemuVersion?: string;
-}
 
 
 class Aborted extends Error {}
@@ -105,7 +92,7 @@ export class Supervisor implements Backend {
   private sshLostAt = 0;
   private readyMs: number | undefined;
   private startedAt: string | undefined;
-  private run: Running | null = null;
+  private run: Run | null = null;
   private agent: AgentHost;
   /** the guest's typed operations, over the agent's SSH exec */
   private readonly guest: Guest;
@@ -170,6 +157,24 @@ export class Supervisor implements Backend {
       journal: (kind, data) => void this.log.append(kind, data),
       emit: (event, payload) => void this.bus.emit(event, payload),
       statusChanged: () => this.emitStatus(),
+    };
+  }
+
+  /** What a save (suspend/save.ts) needs of the engine. */
+  private saveContext(): SaveContext {
+    return {
+      paths: this.paths,
+      journal: (kind, data) => void this.log.append(kind, data),
+      progress: (label, fraction) => void this.bus.emit('progress', { task: 'stop', label, ...(fraction !== undefined ? { fraction } : {}) }),
+      services: this.services,
+      shares: () => this.mounts.mounted(),
+      guest: this.guest,
+      guestReachable: () => !!this.agent.pid,
+      stopAgent: async () => {
+        await this.agent.stop();
+        this.ports.clear();
+      },
+      restartNeeded: () => this.restartNeeded(),
     };
   }
 
@@ -572,7 +577,7 @@ export class Supervisor implements Backend {
             : this.restartNeeded()
               ? 'settings changed since it started, so the saved state could not be resumed'
               : null,
-      finishSave: () => this.commitSuspend(run, Date.now(), containersHeldBySuspend(EventLog.readLast(this.paths.events))),
+      finishSave: () => commitSave(this.saveContext(), run, Date.now(), containersHeldBySuspend(EventLog.readLast(this.paths.events))),
       alive: () => run.vm.up,
       kill: () => this.killQemu(),
       discard: (all) => (all ? void discardSaved(this.paths) : fs.rmSync(this.paths.savedStatePartial, { force: true })),
@@ -686,17 +691,11 @@ export class Supervisor implements Backend {
     await Promise.all(this.services.map((svc) => svc.afterResume?.()));
   }
 
-  /**
-   * Start again the containers the suspend stopped. After Docker is ready rather than before:
-   * `docker start` takes seconds under emulation, and the user's other containers never stopped.
-   */
+  /** Start again the containers the suspend stopped. */
   private async restartHeldContainers(): Promise<void> {
     const list = this.restartAfterResume;
     this.restartAfterResume = [];
-    if (!list.length) return;
-    const failed: string[] = [];
-    await Promise.all(list.map((c) => startContainer(this.paths.docker, c.id).catch((e: Error) => failed.push(`${c.name}: ${e.message}`))));
-    this.log.append('containers-restarted', { names: list.map((c) => c.name), failed });
+    await restartHeld(this.saveContext(), list);
   }
 
   /**
@@ -826,7 +825,7 @@ export class Supervisor implements Backend {
   }
 
   /** What the host agent needs to reach this VM's guest; `quiet` for a restart behind a running VM. */
-  private agentInit(run: Running, deadlineMs: number, quiet = false): AgentInit {
+  private agentInit(run: Run, deadlineMs: number, quiet = false): AgentInit {
     return { type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs, ...(quiet ? { quiet: true } : {}), ports: run.settings.ports };
   }
 
@@ -931,7 +930,7 @@ export class Supervisor implements Backend {
     let note: string | undefined;
     let bytes: number | undefined;
     if (mode === 'suspend') {
-      const r = await this.suspend(was);
+      const r = await saveVm(this.saveContext(), this.run, was);
       if (r.ok) {
         how = 'suspend';
         bytes = r.bytes;
@@ -962,128 +961,6 @@ export class Supervisor implements Backend {
     this.lastStop = { how: how === 'suspend' ? 'suspend' : 'shutdown', at: new Date().toISOString(), ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) };
     this.setState('stopped', { how, ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) });
     return this.status();
-  }
-
-  /**
-   * Save the running VM to the instance directory and quit QEMU. QEMU cannot save while a 9p
-   * share is mounted, and a container with a bind mount from a share keeps it mounted in its own
-   * namespace: such containers are stopped first (and started again on resume), then the shares
-   * are unmounted. Before the first irreversible step nothing has changed; after it, a failure
-   * leaves a VM that the caller shuts down cleanly.
-   */
-  private async suspend(was: VmState): Promise<{ ok: true; bytes: number; note?: string } | { ok: false; reason: string }> {
-    const run = this.run;
-    const fail = (reason: string) => ({ ok: false as const, reason });
-    if (!run?.vm.qmp || run.vm.qmp.isClosed) return fail('the QEMU monitor is not connected');
-    if (!run.cmd || !run.qemuVersion) return fail('this VM was started by an older Berth, so its command line is unknown');
-    if (was !== 'running') return fail(`the VM was ${was}, not running`);
-    if (this.restartNeeded()) return fail('settings changed since the VM started; they apply at this fresh boot');
-    const progress = (label: string, fraction?: number) => this.bus.emit('progress', { task: 'stop', label, ...(fraction !== undefined ? { fraction } : {}) });
-    const shares = this.mounts.mounted();
-    let stopped: { id: string; name: string }[] = [];
-    if (shares.length) {
-      if (!this.agent.pid) return fail('the host agent is down, so the shared folders cannot be unmounted');
-      try {
-        const holders = holdingShares(await runningContainers(this.paths.docker), shares);
-        if (holders.length) {
-          progress(`Stopping ${holders.length} container(s) that use shared folders`);
-          await Promise.all(holders.map((c) => stopContainer(this.paths.docker, c.id)));
-          stopped = holders.map((c) => ({ id: c.id, name: c.name }));
-          this.log.append('containers-stopped-for-suspend', { names: stopped.map((c) => c.name) });
-        }
-      } catch (e) {
-        return fail(`cannot stop the containers that use shared folders: ${(e as Error).message}`);
-      }
-      const u = await this.mounts.unmountAll();
-      if (u.code !== 0) return fail(`a shared folder is still in use inside the VM (${u.stderr.trim().split('\n')[0]})`);
-    } else if (this.agent.pid) {
-      await this.guest.sync(5000).catch(() => undefined);
-    }
-    await this.agent.stop();
-    this.ports.clear();
-    progress('Saving the VM to disk', 0);
-    const t0 = Date.now();
-    fs.rmSync(this.paths.savedStatePartial, { force: true });
-    // The checksum is taken from the file as QEMU writes it (from the page cache, beside the
-    // write), so it costs the stop almost nothing.
-    const hashing = followHash(this.paths.savedStatePartial);
-    try {
-      await run.vm.save(this.paths.savedStatePartial, (done, total) => progress('Saving the VM to disk', Math.min(1, done / total)));
-    } catch (e) {
-      hashing.cancel();
-      fs.rmSync(this.paths.savedStatePartial, { force: true });
-      await run.vm.cont().catch(() => undefined);
-      return fail(`QEMU could not save the VM: ${(e as Error).message.replace(/^migrate: /, '')}`);
-    }
-    return this.commitSuspend(run, t0, stopped, hashing);
-  }
-
-  /**
-   * After the save: quit QEMU, then the state file and the record (the commit point). Also
-   * completes the save of a supervisor that died mid-suspend (settlePaused), hashing from the start.
-   */
-  private async commitSuspend(
-    run: Running,
-    t0: number,
-    stopped: { id: string; name: string }[],
-    hashing: FollowedHash = followHash(this.paths.savedStatePartial),
-  ): Promise<{ ok: true; bytes: number; note?: string } | { ok: false; reason: string }> {
-    const fail = (reason: string) => ({ ok: false as const, reason });
-    const drop = (reason: string) => {
-      hashing.cancel();
-      fs.rmSync(this.paths.savedStatePartial, { force: true });
-      return fail(reason);
-    };
-    if (!run.vm.qmp || !run.cmd || !run.qemuVersion) return drop('the QEMU monitor or the command line is unknown');
-    // Quit, so QEMU closes the disk cleanly; only then is its identity final.
-    if (!(await run.vm.quit(30_000))) return drop('QEMU did not exit after saving; the saved state was discarded');
-    const disk = diskIdentity(this.paths);
-    if (!disk) return drop('the disk disappeared');
-    let sum: { sha256: string; bytes: number };
-    let stateBytes: number;
-    try {
-      // QEMU (and the writer it ran) are gone: the file is complete.
-      sum = await hashing.finish();
-      // On disk, under its final name, before the record can point at it.
-      makeDurable(this.paths.savedStatePartial);
-      fs.renameSync(this.paths.savedStatePartial, this.paths.savedState);
-      makeDurable(this.paths.savedState);
-      stateBytes = fs.statSync(this.paths.savedState).size;
-    } catch (e) {
-      discardSaved(this.paths);
-      return fail(`the saved state could not be made durable: ${(e as Error).message}`);
-    }
-    if (stateBytes !== sum.bytes) {
-      discardSaved(this.paths);
-      return fail(`the saved state changed while it was checked (${sum.bytes} bytes hashed, ${stateBytes} on disk)`);
-    }
-    const dataDirAt = run.cmd.args.indexOf('-L');
-    const qemuSha256 = run.vm.binarySha256 ?? (await binaryDigest(run.cmd.binary, this.paths.cache).catch(() => undefined));
-    if (!qemuSha256) {
-      discardSaved(this.paths);
-      return fail(`cannot read the QEMU binary ${run.cmd.binary} to record which build saved the VM`);
-    }
-    const rec: SavedRecord = {
-      version: RECORD_VERSION,
-      savedAt: new Date().toISOString(),
-      saveMs: Date.now() - t0,
-      qemu: { path: run.cmd.binary, version: run.qemuVersion, sha256: qemuSha256, ...(dataDirAt >= 0 ? { dataDir: run.cmd.args[dataDirAt + 1] } : {}) },
-      args: run.cmd.args,
-      accel: run.accel,
-      sshPort: run.sshPort,
-      bootId: run.bootId,
-      imageDir: run.image.dir,
-      recipeHash: run.image.manifest.recipeHash,
-      settings: run.settings,
-      disk,
-      stateBytes,
-      stateSha256: sum.sha256,
-      containersToRestart: stopped,
-    };
-    writeRecord(this.paths, rec);
-    this.log.append('suspended', { ms: rec.saveMs, bytes: stateBytes, containersStopped: stopped.map((c) => c.name) });
-    run.vm.qmp?.close();
-    return { ok: true, bytes: stateBytes, ...(stopped.length ? { note: `stopped ${stopped.map((c) => c.name).join(', ')} (bind mounts from shared folders); they start again on resume` } : {}) };
   }
 
   /** The VM's power-off ladder (vm/vm.ts), its rungs shown as stop progress. */

@@ -3,7 +3,6 @@
 // again after a resume (a save needs them unmounted), and unmounts them for a save.
 import type { MountInfo, Status } from '../../shared/status.js';
 import { notSent } from '../guest/index.js';
-import type { ExecResult } from '../guest/index.js';
 import type { Service, ServiceContext } from './service.js';
 
 export class MountsService implements Service {
@@ -44,9 +43,11 @@ export class MountsService implements Service {
     if (r.code !== 0) this.ctx.journal('remount-failed', { stderr: r.stderr.trim() });
   }
 
-  /** Before a save: every share unmounted, or the reason one is still in use. */
-  unmountAll(): Promise<ExecResult> {
-    return this.ctx.guest.mountsDown(30_000).catch(notSent);
+  /** QEMU cannot save with a 9p share mounted: every share unmounted, or the reason one is still in use. */
+  async beforeSuspend(): Promise<string | null> {
+    if (!this.mounted().length) return null;
+    const u = await this.ctx.guest.mountsDown(30_000).catch(notSent);
+    return u.code === 0 ? null : `a shared folder is still in use inside the VM (${u.stderr.trim().split('\n')[0]})`;
   }
 
   status(st: Status): void {

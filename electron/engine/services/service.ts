@@ -34,6 +34,11 @@ export interface Service {
   onStart?(settings: Settings): void;
   /** the guest answers and Docker is up: the readiness step "apply" */
   onReady?(settings: Settings): Promise<void>;
+  /**
+   * before the VM is saved (a stop in suspend mode), in registration order: undo what would block
+   * the save or not survive it. A reason means it cannot be saved now (the stop shuts down instead).
+   */
+  beforeSuspend?(): Promise<string | null>;
   /** the VM continues from a saved or paused state, before onReady */
   afterResume?(): Promise<void>;
   /** the VM is stopping or gone */

@@ -101,6 +101,17 @@ describe('services', () => {
     expect(svc.mounted()).toEqual([]);
   });
 
+  it('mounts before a save: the shares unmounted, or the one still in use named; with none mounted the guest is not asked', async () => {
+    const { ctx, sent } = context({ [GUEST_COMMANDS.mountsStatus]: { stdout: 'berth0\t/Users/ada\tok\t\n' }, [GUEST_COMMANDS.mountsDown]: { code: 32, stderr: 'umount: /Users/ada: target is busy.\nmore\n' } }, 'running');
+    const svc = new MountsService(ctx);
+    expect(await svc.beforeSuspend()).toBeNull();
+    expect(sent).toEqual([]);
+    svc.expect([{ location: '/Users/ada', guestPath: '/Users/ada', writable: true }]);
+    await svc.onReady();
+    expect(await svc.beforeSuspend()).toBe('a shared folder is still in use inside the VM (umount: /Users/ada: target is busy.)');
+    expect(sent.pop()).toBe(GUEST_COMMANDS.mountsDown);
+  });
+
   it('ports: what the agent forwards is journaled, pushed and in the status; cleared when the agent goes', () => {
     const { p, ctx } = context({}, 'running');
     const pushed: unknown[] = [];
