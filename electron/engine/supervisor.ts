@@ -1,6 +1,5 @@
 // The supervisor: owns one instance. Runs the state machine and the readiness ladder (docs/architecture.md),
 // spawns QEMU and the host agent, writes the event log, and answers the contract. No Electron here.
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,48 +9,44 @@ import type { JournalEvents } from '../shared/journal.js';
 import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS } from '../shared/status.js';
-import type { Accel, ResumeInfo, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
-import { hostOfProcess, noteAccelFailure, rememberAccel, rememberedAccelFailures } from './accel.js';
+import type { Accel, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
+import { hostOfProcess, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
 import type { AgentInit, FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
-import { checkDiskBase, ensureDisk } from './disk.js';
 import { BerthFailure, toBerthError } from './errors.js';
 import { EventLog, tailFile } from './event-log.js';
 import { readImageDir, resolveImage } from './image/local.js';
 import type { GuestImage } from './image/local.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
-import { baseStatus, readImageMemo, readQemuArgs, readVmState, removeRunFiles, settingsOrUndefined, writeImageMemo, writeVmState } from './instance/index.js';
+import { baseStatus, readImageMemo, removeRunFiles, settingsOrUndefined, writeVmState } from './instance/index.js';
 import type { QemuHost } from './qemu-args.js';
 import { configureTools } from './tools.js';
-import { freePort, isAlive, waitSerial } from './qemu-process.js';
-import { containersHeldBySuspend, settleAdopted } from './vm/adopt.js';
-import { chooseQemu, vmCommand } from './vm/choice.js';
-import type { ChoiceEnv, QemuChoice } from './vm/choice.js';
-import { monitorNamesUs, qemuName } from './vm/identity.js';
+import { isAlive } from './qemu-process.js';
+import type { ChoiceEnv } from './vm/choice.js';
 import { Vm } from './vm/vm.js';
-import type { QmpClient } from './qmp.js';
 import { writeSeed } from './seed.js';
-import { ensureSshMaterial, writeSshConfig } from './ssh-keys.js';
 import type { SshMaterial } from './ssh-keys.js';
 import type { QemuCommand } from './qemu-args.js';
-import { commitSave, restartHeld, saveVm } from './suspend/save.js';
+import { restartHeld, saveVm } from './suspend/save.js';
 import type { SaveContext } from './suspend/save.js';
 import type { Run } from './vm/run.js';
 import { DockerService } from './docker/service.js';
 import { Guest } from './guest/index.js';
 import { StepTracker } from './lifecycle/steps.js';
+import { Aborted, climb } from './lifecycle/ladder.js';
+import type { Start, StartHost, StartNotes, TaggedMount } from './lifecycle/ladder.js';
+import { LADDERS, WAYS } from './lifecycle/ladders.js';
 import { ClockService } from './services/clock.js';
 import { DockerContextService } from './services/docker-context.js';
 import { MountsService } from './services/mounts.js';
 import { PortsService } from './services/ports.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
-import { binaryDigest } from './suspend/binary-digest.js';
-import { bumpGeneration, discardSaved, readSaved, savedInfo, verifyStateFile, whyNotResume } from './suspend/saved-state.js';
+import { bumpGeneration, discardSaved, savedInfo } from './suspend/saved-state.js';
 
 export interface SupervisorOptions {
   paths: InstancePaths;
@@ -64,14 +59,6 @@ export interface SupervisorOptions {
   resourcesPath?: string;
 }
 
-/** The marker the guest's initrd prints first: the kernel is up and running our code. */
-const KERNEL_MARKER = 'berth-initrd:';
-/** How long a never-before-seen hardware accelerator gets to show serial output. */
-const ACCEL_PROBE_MS = 8000;
-
-
-
-class Aborted extends Error {}
 
 export class Supervisor implements Backend {
   readonly paths: InstancePaths;
@@ -86,7 +73,6 @@ export class Supervisor implements Backend {
   private state: VmState = 'stopped';
   private readonly steps = new StepTracker({ journal: (k, d) => void this.log.append(k, d), progress: (p) => void this.bus.emit('progress', p), changed: () => this.emitStatus() });
   private error: VmError | undefined;
-  private accelNote: string | undefined;
   private degradedReason: string | undefined;
   /** When the agent last reported SSH lost: a QEMU exit right after it was the cause, not a symptom. */
   private sshLostAt = 0;
@@ -107,12 +93,11 @@ export class Supervisor implements Backend {
   private readonly emulation: EmulationService;
   private readonly mounts: MountsService;
   private agentRestarts = 0;
-  private resumeInfo: ResumeInfo | undefined;
-  /** what the last start did with a VM it found paused, saving or loading */
-  private adoptNote: string | undefined;
   private lastStop: StopInfo | undefined;
-  /** containers a suspend stopped (they held a shared folder), started again once the VM resumed */
-  private restartAfterResume: { id: string; name: string }[] = [];
+  /** what the last start found and did (accelerator, resume, adopt) */
+  private notes: StartNotes = { restartAfterResume: [] };
+  /** the ways up, tried in order (lifecycle/ladders.ts) */
+  private readonly ladders = LADDERS;
   /** containers, images, volumes, disk: the Docker Engine API on the forwarded socket */
   private readonly docker: DockerService;
 
@@ -176,6 +161,59 @@ export class Supervisor implements Backend {
       },
       restartNeeded: () => this.restartNeeded(),
     };
+  }
+
+  /** What the ladders (lifecycle/) need of the engine during a start. */
+  private startHost(): StartHost {
+    return {
+      paths: this.paths,
+      startTimeoutMs: this.startTimeoutMs,
+      steps: this.steps,
+      mounts: this.mounts,
+      agent: this.agent,
+      notes: () => this.notes,
+      journal: (kind, data) => void this.log.append(kind, data),
+      emitStatus: () => this.emitStatus(),
+      choiceEnv: () => this.choiceEnv(),
+      saveContext: () => this.saveContext(),
+      run: () => this.run,
+      adopted: (run) => {
+        this.run = run;
+        this.qemuFilesOurs = true;
+      },
+      launch: (cmd, r, extraArgs) => this.launchQemu(cmd, r, extraArgs),
+      kill: () => this.killQemu(),
+      letGo: (run) => {
+        run.vm.detach();
+        if (this.run === run) this.run = null;
+        this.qemuFilesOurs = false;
+      },
+      qemuUp: () => this.qemuUp(),
+      qemuOutput: () => this.qemuOutput(),
+      aborted: () => this.abortStart,
+      watchVm: (vm) => this.watchVm(vm),
+      cleanupFiles: () => this.cleanupFiles(),
+      restartNeeded: () => this.restartNeeded(),
+      imageFor: (settings) => this.imageFor(settings),
+      writeSeed: (settings, bootId, ssh, mounts) => this.writeBootSeed(settings, bootId, ssh, mounts),
+      agentLadder: (timeoutMs, onStep) => this.runAgentLadder(timeoutMs, onStep),
+      applyGuestState: (settings) => this.applyGuestState(settings),
+      afterResume: () => this.afterResume(),
+    };
+  }
+
+  /** The per-boot settings QEMU hands the guest through fw_cfg. */
+  private writeBootSeed(settings: Settings, bootId: string, ssh: SshMaterial, mounts: TaggedMount[]): void {
+    writeSeed(this.paths.seed, {
+      hostname: 'berth',
+      bootId,
+      authorizedKey: ssh.clientPub,
+      hostKey: ssh.hostKey,
+      hostKeyPub: ssh.hostPub,
+      mounts: mounts.map((m) => ({ tag: m.tag, guestPath: m.guestPath, writable: m.writable })),
+      emulation: settings.emulation.enabled,
+      guestArch: settings.arch,
+    });
   }
 
   // ---- Backend ----
@@ -283,7 +321,7 @@ export class Supervisor implements Backend {
     } catch {
       // no disk yet
     }
-    if (this.accelNote) st.accelNote = this.accelNote;
+    if (this.notes.accel) st.accelNote = this.notes.accel;
     const accelMemo = rememberedAccelFailures(this.paths.cache, { guest: arch });
     if (accelMemo.length) st.accelMemo = accelMemo;
     if (this.error) st.error = this.error;
@@ -291,8 +329,8 @@ export class Supervisor implements Backend {
     if (this.readyMs !== undefined) st.readyMs = this.readyMs;
     const saved = this.run ? undefined : savedInfo(this.paths);
     if (saved) st.saved = saved;
-    if (this.resumeInfo) st.resume = this.resumeInfo;
-    if (this.adoptNote) st.adoptNote = this.adoptNote;
+    if (this.notes.resume) st.resume = this.notes.resume;
+    if (this.notes.adopt) st.adoptNote = this.notes.adopt;
     if (this.lastStop) st.lastStop = this.lastStop;
     if (this.degradedReason && this.state === 'degraded' && !st.error) {
       st.error = { code: 'E_AGENT', message: this.degradedReason, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
@@ -325,10 +363,6 @@ export class Supervisor implements Backend {
     this.steps.update(name, state, detail);
   }
 
-  private checkAbort(): void {
-    if (this.abortStart) throw new Aborted('start cancelled by stop');
-  }
-
   // ---- start ----
 
   async start(params: Params<'vm.start'> = {}): Promise<Status> {
@@ -347,13 +381,10 @@ export class Supervisor implements Backend {
     this.error = undefined;
     this.readyMs = undefined;
     this.abortStart = false;
-    this.accelNote = undefined;
     this.degradedReason = undefined;
     this.agentRestarts = 0;
-    this.resumeInfo = undefined;
-    this.adoptNote = undefined;
-    this.restartAfterResume = [];
-    let current: StepName = 'image';
+    this.notes = { restartAfterResume: [] };
+    let start: Start | undefined;
     try {
       // Validate everything before anything starts: a bad config starts nothing and changes nothing.
       let settings = loadSettings(this.paths.settings);
@@ -368,121 +399,17 @@ export class Supervisor implements Backend {
       checkSocketPaths(this.paths);
       for (const svc of this.services) svc.onStart?.(settings);
       this.setState('starting', { arch: settings.arch });
-
-      // Every way up ends the same: the agent's steps (SSH → boot marker → dockerd → socket), then
-      // the guest state applied, then running.
-      const finish = async (s: Settings, extra: Omit<JournalEvents['state'], 'state'>, beforeApply?: () => Promise<void>): Promise<Status> => {
-        this.checkAbort();
-        current = 'ssh';
-        await this.runAgentLadder(Math.max(10_000, this.startTimeoutMs - this.steps.elapsedMs()), (step) => (current = step));
-        this.checkAbort();
-        current = 'apply';
-        this.stepUpdate('apply', 'running');
-        await beforeApply?.();
-        await this.applyGuestState(s);
-        this.stepUpdate('apply', 'done');
-        this.readyMs = this.steps.elapsedMs();
-        this.startedAt = new Date().toISOString();
-        this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, ...extra });
-        return this.status();
-      };
-
-      const adopted = await this.tryAdopt();
-      if (adopted) {
-        // A VM that was paused stood still (clock) and may have had its shares unmounted for a save.
-        const st = await finish(this.run!.settings, { adopted: true }, adopted === 'woken' ? () => this.afterResume() : undefined);
-        void this.restartHeldContainers();
-        return st;
-      }
-
-      if (await this.tryResume(settings, mounts)) {
-        const st = await finish(settings, { resumed: true, loadMs: (this.resumeInfo as ResumeInfo | undefined)?.loadMs }, () => this.afterResume());
-        void this.restartHeldContainers();
-        return st;
-      }
-
-      this.stepUpdate('image', 'running');
-      const image = await this.imageFor(settings);
-      this.stepUpdate('image', 'done', `${image.manifest.arch} ${image.manifest.recipeHash}`);
-      this.checkAbort();
-
-      current = 'disk';
-      this.stepUpdate('disk', 'running');
-      const disk = await ensureDisk(this.paths.disk, image, settings.diskGiB);
-      writeImageMemo(this.paths, { dir: image.dir, recipeHash: image.manifest.recipeHash });
-      this.stepUpdate('disk', 'done', disk.created ? 'created' : disk.note ?? 'reused');
-      this.checkAbort();
-
-      current = 'qemu';
-      this.stepUpdate('qemu', 'running');
-      const ssh = await ensureSshMaterial(this.paths);
-      const bootId = randomBytes(8).toString('hex');
-      const tags = mounts.map((m, i) => ({ ...m, tag: `berth${i}` }));
-      this.mounts.expect(tags);
-      writeSeed(this.paths.seed, {
-        hostname: 'berth',
-        bootId,
-        authorizedKey: ssh.clientPub,
-        hostKey: ssh.hostKey,
-        hostKeyPub: ssh.hostPub,
-        mounts: tags.map((m) => ({ tag: m.tag, guestPath: m.guestPath, writable: m.writable })),
-        emulation: settings.emulation.enabled,
-        guestArch: settings.arch,
-      });
-      let choice = await this.pickQemu(settings);
-      // A hardware accelerator that ran nothing is blamed only once TCG boots the very same VM.
-      let silent: { accel: Accel; reason: string } | undefined;
-      for (;;) {
-        const sshPort = await freePort();
-        writeSshConfig(this.paths, ssh, sshPort);
-        const cmd = this.qemuCommand(settings, image, choice.accel, sshPort, tags, choice.bin);
-        try {
-          await this.launchQemu(cmd, { settings, image, accel: choice.accel, sshPort, bootId, ssh, qemuVersion: choice.qemu.version });
-        } catch (e) {
-          if (!choice.probe || (e instanceof BerthFailure && e.code === 'E_LOCKED')) throw e;
-          const output = this.qemuOutput();
-          const reason = `QEMU failed to start with ${choice.accel}: ${output || (e as Error).message}`;
-          await this.fallBackToTcg(choice, settings.arch, { output, reason, args: cmd.args });
-          choice = { ...choice, accel: 'tcg', probe: false };
-          continue;
-        }
-        this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.vm.pid}`);
-        this.checkAbort();
-
-        current = 'kernel';
-        this.stepUpdate('kernel', 'running');
-        const probeMs = choice.probe ? ACCEL_PROBE_MS : this.startTimeoutMs;
-        const ok = await waitSerial(this.paths.serialLog, choice.probe ? '' : KERNEL_MARKER, Date.now() + probeMs, () => this.qemuUp() && !this.abortStart);
-        this.checkAbort();
-        if (!ok && choice.probe) {
-          // The hardware accelerator produced nothing: boot again under TCG.
-          const up = this.qemuUp();
-          const output = up ? '' : this.qemuOutput();
-          const reason = up ? `no serial output within ${ACCEL_PROBE_MS / 1000} s` : `QEMU exited: ${output}`;
-          if (up) silent = { accel: choice.accel, reason };
-          await this.fallBackToTcg(choice, settings.arch, { output, reason, args: cmd.args });
-          choice = { ...choice, accel: 'tcg', probe: false };
-          current = 'qemu';
-          continue;
-        }
-        if (!ok) throw new BerthFailure(this.qemuUp() ? 'E_BOOT_TIMEOUT' : 'E_QEMU_EXITED', this.qemuUp() ? 'the kernel did not start' : `QEMU exited during boot: ${this.qemuOutput()}`);
-        const key = { guest: settings.arch, qemuVersion: choice.qemu.version };
-        if (choice.probe) {
-          await waitSerial(this.paths.serialLog, KERNEL_MARKER, Date.now() + this.startTimeoutMs, () => this.qemuUp() && !this.abortStart);
-          rememberAccel(this.paths.cache, { ...key, accel: choice.accel }, true, 'booted');
-        }
-        if (silent) {
-          rememberAccel(this.paths.cache, { ...key, accel: silent.accel }, false, `${silent.reason}, while TCG booted the same VM`);
-          this.accelNote = `${silent.accel.toUpperCase()} unusable here (${silent.reason}); using TCG`;
-          this.log.append('accel-remembered', { accel: silent.accel, reason: silent.reason });
-        }
-        this.stepUpdate('kernel', 'done', choice.accel);
-        break;
-      }
-      this.checkAbort();
-
-      return await finish(settings, {});
+      start = { host: this.startHost(), settings, mounts, current: 'image', extra: {}, woken: false };
+      let up = false;
+      for (const way of WAYS) if ((up = await climb(this.ladders[way], start))) break;
+      if (!up) throw new BerthFailure('E_INTERNAL', 'no way up');
+      this.readyMs = this.steps.elapsedMs();
+      this.startedAt = new Date().toISOString();
+      this.setState('running', { readyMs: this.readyMs, accel: this.run?.accel, ...start.extra });
+      void this.restartHeldContainers();
+      return this.status();
     } catch (e) {
+      const current = start?.current ?? 'image';
       if (e instanceof Aborted) {
         // A stop arrived mid-start: undo what this start brought up and end in a defined state.
         this.log.append('start-cancelled', { step: current });
@@ -523,169 +450,6 @@ export class Supervisor implements Backend {
     return this.run?.vm.up ?? false;
   }
 
-  /**
-   * A VM whose supervisor died (crash, kill -9) keeps running. The next start adopts it instead of
-   * booting a second QEMU on the same disk: reconnect QMP, restart the agent, walk the guest steps.
-   */
-  private async tryAdopt(): Promise<boolean | 'woken'> {
-    const vm = Vm.find(this.paths);
-    if (!vm) return false;
-    const pid = vm.pid;
-    const st = readVmState(this.paths);
-    if (!st) return false;
-    this.log.append('adopt', { pid });
-    this.stepUpdate('image', 'done', 'adopted a running VM');
-    this.stepUpdate('disk', 'done', 'in use by the running VM');
-    const qmp = await vm.attachMonitor(5000).catch((e: Error) => {
-      throw new BerthFailure('E_QEMU', `the VM (QEMU pid ${pid}) runs, but its monitor does not answer: ${e.message}`, '`berth stop --force` stops that VM; its files were left in place.');
-    });
-    const named = await monitorNamesUs(qmp, this.paths).catch(() => ({ ok: false, name: undefined }));
-    if (!named.ok) {
-      vm.detach();
-      throw new BerthFailure('E_LOCKED', `QEMU pid ${pid} uses this instance's disk but calls itself ${JSON.stringify(named.name ?? '?')}, not ${qemuName(this.paths)}`, 'Stop that QEMU yourself: Berth neither adopts nor signals it.');
-    }
-    const ssh = await ensureSshMaterial(this.paths);
-    const image = readImageDir(st.imageDir, st.settings.arch);
-    this.run = { vm, sshPort: st.sshPort, bootId: st.bootId, accel: st.accel, image, settings: st.settings, ssh };
-    // From here this VM is ours: when it goes, its files go with it.
-    this.qemuFilesOurs = true;
-    // What a later suspend records: the command line this VM was started with (without them a
-    // stop shuts down instead of suspending).
-    const args = readQemuArgs(this.paths);
-    if (args) {
-      this.run.cmd = { binary: args.binary, args: args.args };
-      if (st.qemuVersion) this.run.qemuVersion = st.qemuVersion;
-    }
-    const settled = await this.settlePaused(qmp);
-    if (settled === 'gone') return false;
-    this.mounts.expect(resolveMounts(st.settings.mounts, currentHost(), false));
-    this.stepUpdate('qemu', 'done', `adopted pid ${pid}`);
-    this.stepUpdate('kernel', 'done', 'already running');
-    this.watchVm(vm);
-    return settled;
-  }
-
-  /** An adopted VM that was paused, saving or loading: finish, cancel or discard that, and say which. */
-  private async settlePaused(qmp: QmpClient): Promise<true | 'woken' | 'gone'> {
-    const run = this.run!;
-    const settled = await settleAdopted(qmp, {
-      whyNotFinish: () =>
-        !fs.existsSync(this.paths.savedStatePartial)
-          ? 'it was not saving to saved.vmstate.partial'
-          : !run.cmd || !run.qemuVersion
-            ? 'the command line it was started with is unknown'
-            : this.restartNeeded()
-              ? 'settings changed since it started, so the saved state could not be resumed'
-              : null,
-      finishSave: () => commitSave(this.saveContext(), run, Date.now(), containersHeldBySuspend(EventLog.readLast(this.paths.events))),
-      alive: () => run.vm.up,
-      kill: () => this.killQemu(),
-      discard: (all) => (all ? void discardSaved(this.paths) : fs.rmSync(this.paths.savedStatePartial, { force: true })),
-    }).catch((e: Error) => {
-      // Leave the VM as it was found rather than kill it, and its memory with it.
-      run.vm.detach();
-      if (this.run === run) this.run = null;
-      this.qemuFilesOurs = false;
-      throw new BerthFailure('E_QEMU', `the VM (QEMU pid ${run.vm.pid}) is not running and could not be resumed: ${e.message}`, '`berth stop --force` stops it (what it held in memory is lost then).');
-    });
-    if (settled.kind === 'running') return true;
-    this.adoptNote = settled.note;
-    this.log.append('adopt-settled', { outcome: settled.kind, note: settled.note });
-    if (settled.kind === 'continued' || settled.kind === 'suspend-cancelled') {
-      if (settled.kind === 'suspend-cancelled') this.restartAfterResume = containersHeldBySuspend(EventLog.readLast(this.paths.events));
-      return 'woken';
-    }
-    // The VM is gone: this start goes on to resume the completed save, or to boot cold.
-    if (settled.kind === 'discarded') this.resumeInfo = { resumed: false, reason: settled.note };
-    await this.killQemu();
-    await this.cleanupFiles();
-    this.steps.reset();
-    this.emitStatus();
-    return 'gone';
-  }
-
-  /**
-   * A start with a saved state on disk: validate it against everything it depends on, then start
-   * QEMU with `-incoming` and load it. Any mismatch or failure discards the state (it is used once)
-   * and returns false, and the caller boots cold; the reason goes to the events and the status.
-   */
-  private async tryResume(settings: Settings, mounts: { location: string; guestPath: string; writable: boolean }[]): Promise<boolean> {
-    const { record: rec, note } = readSaved(this.paths);
-    if (!rec) {
-      if (discardSaved(this.paths)) this.skipResume(note ? `${note}; it was discarded` : 'a saved state without its record (an interrupted save) was found and discarded');
-      return false;
-    }
-    this.stepUpdate('image', 'running', 'checking the saved state');
-    try {
-      // A disk on the wrong base may be neither resumed nor booted. The state is kept (it is still
-      // good with the original base) and the boot path refuses with the whole story.
-      await checkDiskBase(this.paths.disk);
-    } catch (e) {
-      this.skipResume(`the disk cannot be used: ${(e as Error).message}`);
-      return false;
-    }
-    const tags = mounts.map((m, i) => ({ ...m, tag: `berth${i}` }));
-    let why: string | null;
-    let ready: { image: GuestImage; choice: QemuChoice; cmd: QemuCommand } | undefined;
-    try {
-      const image = readImageDir(rec.imageDir, settings.arch);
-      const choice = await this.pickQemu(settings);
-      const cmd = this.qemuCommand(settings, image, choice.accel, rec.sshPort, tags, choice.bin);
-      const qemu = { ...choice.qemu, sha256: await binaryDigest(choice.qemu.path, this.paths.cache), ...(choice.bin.dataDir ? { dataDir: choice.bin.dataDir } : {}) };
-      why = whyNotResume(this.paths, rec, { qemu, recipeHash: image.manifest.recipeHash, settings, accel: choice.accel, args: cmd.args });
-      ready = { image, choice, cmd };
-    } catch (e) {
-      why = `it cannot be checked: ${(e as Error).message}`;
-    }
-    if (why || !ready) {
-      discardSaved(this.paths);
-      this.skipResume(why ?? 'unknown');
-      return false;
-    }
-    const { image, choice, cmd } = ready;
-    const ssh = await ensureSshMaterial(this.paths);
-    this.stepUpdate('image', 'done', `saved state of ${rec.savedAt}`);
-    this.stepUpdate('disk', 'done', `unchanged since the save (generation ${rec.disk.generation})`);
-    this.stepUpdate('qemu', 'running', 'resuming');
-    const t0 = Date.now();
-    // The state's checksum is computed while QEMU starts; nothing is loaded before it matched.
-    const verifying = verifyStateFile(this.paths, rec);
-    let damaged: string | null = null;
-    try {
-      writeSshConfig(this.paths, ssh, rec.sshPort);
-      await this.launchQemu(cmd, { settings, image, accel: choice.accel, sshPort: rec.sshPort, bootId: rec.bootId, ssh, qemuVersion: choice.qemu.version }, ['-incoming', 'defer']);
-      this.stepUpdate('qemu', 'done', `${choice.accel} pid ${this.run!.vm.pid}`);
-      this.stepUpdate('kernel', 'running', 'loading the saved state');
-      damaged = await verifying;
-      if (damaged) throw new Error(damaged);
-      await this.run!.vm.load(this.paths.savedState);
-    } catch (e) {
-      // A damaged state is the reason even when QEMU failed first: it could never have loaded.
-      damaged ??= await verifying;
-      const reason = damaged ?? `QEMU could not resume it: ${this.qemuOutput() || (e as Error).message}`;
-      await this.killQemu();
-      discardSaved(this.paths);
-      this.skipResume(reason);
-      return false;
-    }
-    // Used once: from now on the disk moves on and this state could only corrupt it.
-    discardSaved(this.paths);
-    const loadMs = Date.now() - t0;
-    this.resumeInfo = { resumed: true, loadMs };
-    this.restartAfterResume = rec.containersToRestart;
-    this.mounts.expect(tags);
-    this.log.append('resumed', { loadMs, savedAt: rec.savedAt, bytes: rec.stateBytes });
-    this.stepUpdate('kernel', 'done', `resumed in ${loadMs} ms`);
-    return true;
-  }
-
-  private skipResume(reason: string): void {
-    this.resumeInfo = { resumed: false, reason };
-    this.log.append('resume-skipped', { reason });
-    this.steps.reset();
-    this.emitStatus();
-  }
-
   /** The guest kept running in its memory, but its clock stood still and the shares were unmounted. */
   private async afterResume(): Promise<void> {
     await Promise.all(this.services.map((svc) => svc.afterResume?.()));
@@ -693,40 +457,9 @@ export class Supervisor implements Backend {
 
   /** Start again the containers the suspend stopped. */
   private async restartHeldContainers(): Promise<void> {
-    const list = this.restartAfterResume;
-    this.restartAfterResume = [];
+    const list = this.notes.restartAfterResume;
+    this.notes.restartAfterResume = [];
     await restartHeld(this.saveContext(), list);
-  }
-
-  /**
-   * The first boot under a hardware accelerator failed: say so and retry under TCG. Remembered (so
-   * later starts skip the probe) only when the failure is the accelerator's; anything else would
-   * keep this host on TCG for no reason.
-   */
-  private async fallBackToTcg(choice: QemuChoice, guest: Settings['arch'], failure: { output: string; reason: string; args: string[] }): Promise<void> {
-    const name = choice.accel.toUpperCase();
-    const { reason } = failure;
-    const remember = noteAccelFailure(this.paths.cache, { accel: choice.accel, guest, qemuVersion: choice.qemu.version }, failure);
-    if (remember) {
-      this.accelNote = `${name} unusable here (${reason}); using TCG`;
-    } else {
-      this.accelNote = `${name} failed on this start (${reason}); using TCG this time, ${name} again on the next start`;
-    }
-    this.log.append('accel-fallback', { from: choice.accel, reason, remembered: remember });
-    await this.killQemu();
-    this.stepUpdate('qemu', 'running', 'retrying with TCG');
-  }
-
-  /** QEMU and the accelerator for this start (vm/choice.ts), noted in the status and the journal. */
-  private async pickQemu(settings: Settings): Promise<QemuChoice> {
-    const { choice, note, found } = await chooseQemu(this.choiceEnv(), settings);
-    if (note) this.accelNote = note;
-    this.log.append('qemu-binary', found);
-    return choice;
-  }
-
-  private qemuCommand(settings: Settings, image: GuestImage, accel: Accel, sshPort: number, mounts: { tag: string; location: string; writable: boolean }[], qemuBin: QemuChoice['bin']): QemuCommand {
-    return vmCommand(this.choiceEnv(), settings, image, accel, sshPort, mounts, qemuBin);
   }
 
   private choiceEnv(): ChoiceEnv {
@@ -955,8 +688,8 @@ export class Supervisor implements Backend {
     this.error = undefined;
     this.readyMs = undefined;
     this.startedAt = undefined;
-    this.resumeInfo = undefined;
-    this.adoptNote = undefined;
+    this.notes.resume = undefined;
+    this.notes.adopt = undefined;
     const ms = Date.now() - t0;
     this.lastStop = { how: how === 'suspend' ? 'suspend' : 'shutdown', at: new Date().toISOString(), ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) };
     this.setState('stopped', { how, ms, ...(note ? { note } : {}), ...(bytes ? { bytes } : {}) });

@@ -10,6 +10,8 @@ import { EventLog } from '../../../electron/engine/event-log.js';
 import { ensureInstanceDir, instancePaths } from '../../../electron/engine/instance.js';
 import type { InstancePaths } from '../../../electron/engine/instance.js';
 import { Supervisor } from '../../../electron/engine/supervisor.js';
+import type { Rung } from '../../../electron/engine/lifecycle/ladder.js';
+import { LADDERS } from '../../../electron/engine/lifecycle/ladders.js';
 import { qemuName } from '../../../electron/engine/vm/identity.js';
 import { exited, fakeAgent, fakeImage, fakeMonitor, qemuLookalike, removeScratch, scratch } from './helpers/stand-ins.js';
 import type { FakeMonitor, QmpScript } from './helpers/stand-ins.js';
@@ -26,7 +28,7 @@ function leftBehind() {
   const home = scratch('berth-sup-');
   const p = instancePaths('adt', home);
   ensureInstanceDir(p);
-  saveSettings(p.settings, { ...defaultSettings(), mounts: [], docker: { context: false } });
+  saveSettings(p.settings, { ...defaultSettings(), mounts: [], docker: { context: false, defaultSocket: false } });
   const settings = loadSettings(p.settings);
   const imageDir = fakeImage(path.join(home, 'image'));
   fs.writeFileSync(p.disk, 'disk');
@@ -115,12 +117,15 @@ describe('adopting a VM left by a dead supervisor', () => {
     });
     const sup = supervisor(p, home);
     let atResume: { record: Record<string, unknown>; state: string } | undefined;
-    noBootHere(sup, {
-      tryResume: async () => {
+    // The resume way, up to its first rung: what the completed save left for it.
+    const atFirstRung: Rung = {
+      step: 'image',
+      run: async () => {
         atResume = { record: JSON.parse(fs.readFileSync(p.savedRecord, 'utf8')) as Record<string, unknown>, state: fs.readFileSync(p.savedState, 'utf8') };
-        return false;
+        return 'not-this-way';
       },
-    });
+    };
+    noBootHere(sup, { ladders: { ...LADDERS, resume: [atFirstRung] } });
     const st = await sup.start();
     expect(mon.received).toContain('quit');
     await exited(q);
