@@ -525,7 +525,7 @@ export class Supervisor implements Backend {
 
 
 
-  private agentWaiter: { step: (m: FromAgent) => void } | null = null;
+  private agentWaiter: { step: (m: FromAgent) => void; exit: (why: string) => void } | null = null;
 
   private runAgentLadder(timeoutMs: number, onStep: (s: StepName) => void): Promise<void> {
     const run = this.run!;
@@ -551,6 +551,12 @@ export class Supervisor implements Backend {
               done(new BerthFailure(code, m.detail ?? `${m.name} failed`));
             }
           } else if (m.type === 'ready') done();
+        },
+        // Nothing restarts an agent during a start: waiting on would only end in the timeout.
+        exit: (why) => {
+          const at = STEPS.slice(4, 8).find((s) => this.steps.stateOf(s.name) !== 'done');
+          if (at) onStep(at.name);
+          done(new BerthFailure('E_AGENT', `the host agent ${why} during the start`, `See ${this.paths.agentLog}.`));
         },
       };
       this.agent.start(this.agentInit(run, timeoutMs));
@@ -592,6 +598,7 @@ export class Supervisor implements Backend {
 
   private onAgentExit(why: string): void {
     this.log.append('agent-exit', { why });
+    this.agentWaiter?.exit(why);
     if (this.state !== 'running' && this.state !== 'degraded') return;
     // The VM is fine; bring the agent back (the Docker socket is down meanwhile: say so).
     this.degradedReason = `host agent ${why}; restarting it`;
