@@ -4,7 +4,8 @@
 # are present. Needs root (or sudo) and Debian's apt.
 set -euo pipefail
 pkgs=(qemu-system-x86 qemu-system-arm qemu-utils qemu-user-static mmdebstrap arch-test binfmt-support
-      e2fsprogs zstd cpio kmod busybox-static openssh-client chromium iproute2 procps util-linux)
+      e2fsprogs zstd cpio kmod busybox-static openssh-client chromium iproute2 procps util-linux
+      docker-registry openssl)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
@@ -17,3 +18,5 @@ $sudo apt-get update -q >/dev/null
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 # Debian's docker.io may start a daemon; Berth only needs the client on the host.
 $sudo systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true
+# The proxy/CA suite runs its own registry on 127.0.0.1; the package's would listen on every interface.
+$sudo systemctl disable --now docker-registry.service >/dev/null 2>&1 || true

@@ -1,5 +1,5 @@
 // Human-readable renderings of the status for the terminal.
-import type { DockerTools, PortForward, Status } from '../shared/status.js';
+import type { DockerTools, PortForward, ProxyStatus, Status } from '../shared/status.js';
 
 export function formatPorts(ports: PortForward[]): string {
   if (!ports.length) return 'no forwarded ports';
@@ -22,6 +22,7 @@ export function formatStatus(s: Status): string {
     `mounts:     ${s.mounts.length ? s.mounts.map((m) => `${m.guestPath}${m.writable ? '' : ' (ro)'}`).join(', ') : '-'}`,
   ];
   if (s.dockerTools && (s.state === 'running' || s.state === 'degraded')) lines.push(`engine:     ${formatDockerTools(s.dockerTools)}`);
+  if (s.proxy) lines.push(`proxy:      ${formatProxy(s.proxy)}`, `CAs:        ${s.proxy.caCertificates ? `${s.proxy.caCertificates} extra (caCertificates)` : '-'}`);
   if (s.readyMs !== undefined) lines.push(`ready in:   ${(s.readyMs / 1000).toFixed(1)} s`);
   if (s.resume) lines.push(`last start: ${s.resume.resumed ? `resumed from a saved state (loaded in ${((s.resume.loadMs ?? 0) / 1000).toFixed(1)} s)` : `booted cold: ${s.resume.reason ?? ''}`}`);
   if (s.saved) lines.push(`saved:      ${Math.round(s.saved.bytes / 2 ** 20)} MB at ${s.saved.at}; \`berth start\` resumes it${s.saved.containersToRestart.length ? ` and starts ${s.saved.containersToRestart.join(', ')} again` : ''}`);
@@ -34,6 +35,13 @@ export function formatStatus(s: Status): string {
   }
   lines.push(`serial log: ${s.serialLog}`);
   return lines.join('\n');
+}
+
+/** e.g. "HTTPS http://***@10.0.2.2:3128, not for host.docker.internal (berth.yaml; the host's loopback is 10.0.2.2 from the VM)" */
+export function formatProxy(p: ProxyStatus): string {
+  const parts = [p.http ? `HTTP ${p.http}` : '', p.https ? `HTTPS ${p.https}` : '', p.noProxy ? `not for ${p.noProxy}` : ''].filter(Boolean);
+  if (!parts.length) return p.source === 'berth.yaml' ? 'none (berth.yaml)' : 'none';
+  return `${parts.join(', ')} (${[p.source, p.note].filter(Boolean).join('; ')})`;
 }
 
 /** e.g. "Docker 26.1.5 (API 1.45); compose 2.26.1 (Berth's); buildx 0.20.0 (yours: /usr/libexec/…)" */

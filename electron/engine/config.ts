@@ -10,6 +10,7 @@ import type { Arch } from '../shared/status.js';
 import { writeFileAtomic } from './atomic.js';
 import { BerthFailure } from './errors.js';
 import { nativeArch } from './host-arch.js';
+import { noProxyProblem, proxyUrlProblem } from './proxy.js';
 
 export interface HostInfo {
   platform: NodeJS.Platform;
@@ -41,6 +42,7 @@ export function defaultSettings(host: HostInfo = currentHost()): Settings {
     suspendOnSleep: false,
     keepRunningOnQuit: false,
     docker: { context: true },
+    caCertificates: [],
   };
 }
 
@@ -70,6 +72,8 @@ const KNOWN: Record<string, 'number' | 'boolean' | 'string' | 'object' | 'array'
   suspendOnSleep: 'boolean',
   keepRunningOnQuit: 'boolean',
   docker: 'object',
+  proxy: 'object',
+  caCertificates: 'array',
 };
 
 function typeOf(v: unknown): string {
@@ -267,6 +271,31 @@ export function validateSettings(raw: unknown, host: HostInfo = currentHost(), w
     for (const k of Object.keys(d)) if (k !== 'context') add(`docker.${k}`, 'unknown key (known: context)');
     if (d.context !== undefined && typeof d.context !== 'boolean') add('docker.context', 'must be true or false');
     s.docker = { context: d.context !== false };
+  }
+  if (typeOf(r.proxy) === 'object') {
+    const p = r.proxy as Record<string, unknown>;
+    const proxy: NonNullable<Settings['proxy']> = {};
+    for (const [k, v] of Object.entries(p)) {
+      if (k !== 'http' && k !== 'https' && k !== 'noProxy') add(`proxy.${k}`, 'unknown key (known: http, https, noProxy)');
+      else if (v === undefined || v === null) continue;
+      else if (typeof v !== 'string') add(`proxy.${k}`, `must be a string, got ${typeOf(v)}`);
+      else {
+        const bad = k === 'noProxy' ? noProxyProblem(v) : proxyUrlProblem(v.trim());
+        if (bad) add(`proxy.${k}`, bad);
+        else proxy[k] = k === 'noProxy' ? v : v.trim();
+      }
+    }
+    s.proxy = proxy;
+  }
+  if (Array.isArray(r.caCertificates)) {
+    const files: string[] = [];
+    r.caCertificates.forEach((f, i) => {
+      if (typeof f !== 'string' || !f) return add(`caCertificates[${i}]`, 'must be the path of a PEM file');
+      const c = controlCharIn(f);
+      if (c) return add(`caCertificates[${i}]`, `contains a control character (${c}); use a path without newlines or tabs`);
+      files.push(f);
+    });
+    s.caCertificates = files;
   }
   if (problems.length) throw problemsToFailure(problems);
   return s;

@@ -1,7 +1,9 @@
 // The per-boot seed handed to the guest through QEMU fw_cfg (read by berth-boot in the guest).
 // Values are base64 so no quoting can break the guest's shell parsing.
-import type { Arch } from '../shared/status.js';
+import fs from 'node:fs';
+import type { Arch, ProxyStatus } from '../shared/status.js';
 import { writeFileAtomic } from './atomic.js';
+import type { GuestProxy } from './proxy.js';
 
 export interface SeedInput {
   hostname: string;
@@ -12,6 +14,12 @@ export interface SeedInput {
   mounts: { tag: string; guestPath: string; writable: boolean }[];
   emulation: boolean;
   guestArch: Arch;
+  /** as the guest must use them (a proxy on the host's loopback already rewritten); none when absent */
+  proxy?: GuestProxy;
+  /** where the proxies came from, kept so a later status can say it */
+  proxySource?: ProxyStatus['source'];
+  /** extra CA certificates, PEM, appended to the guest's system bundle */
+  caCertificates?: string;
 }
 
 /** 9p mount options, chosen by measurement (README "Mounts"). */
@@ -29,6 +37,11 @@ export function seedText(s: SeedInput): string {
     MOUNTS: mounts ? mounts + '\n' : '',
     EMULATION: s.emulation ? 'on' : 'off',
     TIME: String(Date.now()),
+    HTTP_PROXY: s.proxy?.http ?? '',
+    HTTPS_PROXY: s.proxy?.https ?? '',
+    NO_PROXY: s.proxy?.noProxy ?? '',
+    PROXY_SOURCE: s.proxySource ?? 'none',
+    CA_CERTS: s.caCertificates ?? '',
   };
   return Object.entries(kv)
     .map(([k, v]) => `${k}=${b64(v)}`)
@@ -37,4 +50,20 @@ export function seedText(s: SeedInput): string {
 
 export function writeSeed(file: string, s: SeedInput): void {
   writeFileAtomic(file, seedText(s), 0o600);
+}
+
+/** The values of a seed file (decoded), or undefined when there is none. */
+export function readSeed(file: string): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i)] = Buffer.from(line.slice(i + 1), 'base64').toString('utf8');
+  }
+  return out;
 }

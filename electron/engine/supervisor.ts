@@ -44,6 +44,8 @@ import { ClockService } from './services/clock.js';
 import { DockerContextService } from './services/docker-context.js';
 import { MountsService } from './services/mounts.js';
 import { PortsService } from './services/ports.js';
+import { ProxyService } from './services/proxy.js';
+import { resolveCaCertificates } from './ca-certificates.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
 import { bumpGeneration, discardSaved, savedInfo } from './suspend/saved-state.js';
@@ -92,6 +94,7 @@ export class Supervisor implements Backend {
   private readonly clock: ClockService;
   private readonly emulation: EmulationService;
   private readonly mounts: MountsService;
+  private readonly proxy: ProxyService;
   private agentRestarts = 0;
   private lastStop: StopInfo | undefined;
   /** what the last start found and did (accelerator, resume, adopt) */
@@ -122,6 +125,7 @@ export class Supervisor implements Backend {
     this.mounts = this.register(new MountsService(ctx));
     this.register(new DockerContextService(ctx));
     this.ports = this.register(new PortsService(ctx));
+    this.proxy = this.register(new ProxyService(ctx));
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
   }
 
@@ -213,6 +217,7 @@ export class Supervisor implements Backend {
       mounts: mounts.map((m) => ({ tag: m.tag, guestPath: m.guestPath, writable: m.writable })),
       emulation: settings.emulation.enabled,
       guestArch: settings.arch,
+      ...this.proxy.seed(settings),
     });
   }
 
@@ -624,6 +629,7 @@ export class Supervisor implements Backend {
     const cur = loadSettings(this.paths.settings);
     const next = applyPatch(cur, patch);
     resolveMounts(next.mounts, currentHost());
+    resolveCaCertificates(next.caCertificates, currentHost().home);
     saveSettings(this.paths.settings, next);
     this.log.append('settings', { keys: Object.keys(patch) });
     if (patch.ports && this.agent.pid) this.agent.send({ type: 'ports-config', ports: next.ports });

@@ -22,10 +22,25 @@ export interface Settings {
   suspendOnSleep: boolean;
   keepRunningOnQuit: boolean;
   docker: { context: boolean };
+  /**
+   * Proxies for dockerd, containerd and shells in the VM. Absent: the engine's HTTP_PROXY,
+   * HTTPS_PROXY and NO_PROXY (or their lowercase forms); present (even `{}`): only these.
+   */
+  proxy?: ProxySetting;
+  /** PEM files of extra CA certificates the VM and its dockerd trust (a corporate or test CA) */
+  caCertificates: string[];
 }
 
-/** Keys whose change needs a VM restart (QEMU arguments are fixed at spawn). */
-export const RESTART_KEYS = ['arch', 'cpus', 'memoryGiB', 'diskGiB', 'mounts'] as const;
+export interface ProxySetting {
+  /** e.g. http://proxy.example:3128; a proxy on the host's loopback is reached from the VM at 10.0.2.2 */
+  http?: string;
+  https?: string;
+  /** comma-separated hosts, domains (.example.com) and CIDRs that are reached directly */
+  noProxy?: string;
+}
+
+/** Keys whose change needs a VM restart (QEMU arguments and the guest's seed are fixed at spawn). */
+export const RESTART_KEYS = ['arch', 'cpus', 'memoryGiB', 'diskGiB', 'mounts', 'proxy', 'caCertificates'] as const;
 
 export const LIMITS = {
   cpus: { min: 1, max: 64 },

@@ -152,6 +152,21 @@ export interface Status {
   lastStop?: StopInfo;
   /** the engine's version and the compose/buildx plugins the user's docker CLI gets */
   dockerTools?: DockerTools;
+  /** the proxies and extra CAs the running VM booted with (dockerd, containerd, shells) */
+  proxy?: ProxyStatus;
+}
+
+export interface ProxyStatus {
+  /** as the VM uses them, credentials masked (http://***@10.0.2.2:3128) */
+  http?: string;
+  https?: string;
+  noProxy?: string;
+  /** set in berth.yaml (`proxy`), taken from the engine's environment, or none at all */
+  source: 'berth.yaml' | 'environment' | 'none';
+  /** e.g. a proxy on the host's loopback is reached at 10.0.2.2 from the VM */
+  note?: string;
+  /** extra CA certificates trusted (berth.yaml caCertificates) */
+  caCertificates: number;
 }
 
 export interface CliPluginInfo {

@@ -132,6 +132,13 @@ function Row({ label, help, children, testId }: { label: string; help?: string; 
   );
 }
 
+/** The proxies the VM booted with (credentials already masked) and its extra CAs, on one line. */
+export function proxyText(p: NonNullable<Status['proxy']>): string {
+  const parts = [p.http ? `HTTP ${p.http}` : '', p.https ? `HTTPS ${p.https}` : '', p.noProxy ? `not for ${p.noProxy}` : ''].filter(Boolean);
+  const proxy = parts.length ? `${parts.join(', ')} (${p.source === 'berth.yaml' ? 'berth.yaml' : 'from the environment'})` : 'None';
+  return p.caCertificates ? `${proxy} · ${p.caCertificates} extra CA${p.caCertificates === 1 ? '' : 's'}` : proxy;
+}
+
 /** How the last start went: resumed from the saved state, or booted cold and why. */
 export function resumeText(status: Status): string | null {
   const r = status.resume;
@@ -228,6 +235,12 @@ export function Overview(): React.JSX.Element {
           {accelName(status.accel)}
           {status.accelNote ? <span className="row-note">{status.accelNote}</span> : null}
         </Row>
+        {status.proxy ? (
+          <Row label="Proxy" help="berth.yaml proxy and caCertificates, or the environment's; they apply at boot" testId="proxy">
+            {proxyText(status.proxy)}
+            {status.proxy.note ? <span className="row-note">{status.proxy.note}</span> : null}
+          </Row>
+        ) : null}
         <Row label="Resources">
           {status.cpus} CPU{status.cpus === 1 ? '' : 's'} · {status.memoryGiB} GiB memory · {status.diskGiB} GiB disk
           {status.diskUsage ? <span className="muted"> ({formatBytes(status.diskUsage.fileBytes)} used)</span> : null}
