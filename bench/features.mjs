@@ -3,12 +3,14 @@
 //   mounts     sequential write/read and 5,000 small files through the 9p mount vs the host disk
 //   ports      listener → host port answering (delay); throughput through a Berth forward vs
 //              QEMU's own hostfwd to the same guest server (added live on qmp-debug.sock)
-// Usage: npm run bench:features [-- emulation mounts ports]   (BENCH_RUNS=N, default 3)
+//   dns        a name looked up from a container vs on the host (bench/lib/dns.mjs)
+// Usage: npm run bench:features [-- emulation mounts ports dns]   (BENCH_RUNS=N, default 3)
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { BenchInstance } from './lib/berth.mjs';
+import { dnsBench } from './lib/dns.mjs';
 import { loadavg, log, machineInfo, now, round, summarize } from './lib/util.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS || 3);
@@ -186,6 +188,7 @@ try {
   if (pick('emulation')) await emulation();
   if (pick('mounts')) await mounts();
   if (pick('ports')) await ports();
+  if (pick('dns')) await dnsBench({ shell, fig, runs: RUNS, results });
 } finally {
   await inst.berth(['stop', '--force'], { timeoutMs: 120_000 });
   results.loadavgAfter = loadavg();

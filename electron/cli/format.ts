@@ -1,5 +1,5 @@
 // Human-readable renderings of the status for the terminal.
-import type { DockerTools, PortForward, ProxyStatus, Status } from '../shared/status.js';
+import type { DnsStatus, DockerTools, PortForward, ProxyStatus, Status } from '../shared/status.js';
 
 export function formatPorts(ports: PortForward[]): string {
   if (!ports.length) return 'no forwarded ports';
@@ -22,6 +22,7 @@ export function formatStatus(s: Status): string {
     `mounts:     ${s.mounts.length ? s.mounts.map((m) => `${m.guestPath}${m.writable ? '' : ' (ro)'}`).join(', ') : '-'}`,
   ];
   if (s.dockerTools && (s.state === 'running' || s.state === 'degraded')) lines.push(`engine:     ${formatDockerTools(s.dockerTools)}`);
+  if (s.dns && (s.state === 'running' || s.state === 'degraded')) lines.push(`dns:        ${formatDns(s.dns)}`);
   if (s.proxy) lines.push(`proxy:      ${formatProxy(s.proxy)}`, `CAs:        ${s.proxy.caCertificates ? `${s.proxy.caCertificates} extra (caCertificates)` : '-'}`);
   if (s.readyMs !== undefined) lines.push(`ready in:   ${(s.readyMs / 1000).toFixed(1)} s`);
   if (s.resume) lines.push(`last start: ${s.resume.resumed ? `resumed from a saved state (loaded in ${((s.resume.loadMs ?? 0) / 1000).toFixed(1)} s)` : `booted cold: ${s.resume.reason ?? ''}`}`);
@@ -50,4 +51,9 @@ export function formatDockerTools(t: DockerTools): string {
     p ? `${what} ${p.version ?? '?'} (${p.source === 'berth' ? 'Berth’s' : `yours: ${p.path}`})` : `${what} -`;
   const engine = t.engine ? `Docker ${t.engine.replace(/\+.*$/, '')}${t.apiVersion ? ` (API ${t.apiVersion})` : ''}` : 'Docker ?';
   return [engine, plugin('compose', t.compose), plugin('buildx', t.buildx)].join('; ') + (t.note ? ` — ${t.note}` : '');
+}
+
+/** e.g. "the host's resolver (engine server on 127.0.0.1:53211)" or "QEMU's resolver: <why>" */
+export function formatDns(d: DnsStatus): string {
+  return d.via === 'host' ? `the host's resolver (engine server on 127.0.0.1:${d.port})` : `QEMU's resolver (reads the host's /etc/resolv.conf): ${d.reason ?? 'unknown'}`;
 }

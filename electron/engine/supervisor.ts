@@ -42,6 +42,7 @@ import type { Start, StartHost, StartNotes, TaggedMount } from './lifecycle/ladd
 import { LADDERS, WAYS } from './lifecycle/ladders.js';
 import { ClockService } from './services/clock.js';
 import { DockerContextService } from './services/docker-context.js';
+import { DnsService } from './services/dns.js';
 import { MountsService } from './services/mounts.js';
 import { PortsService } from './services/ports.js';
 import { ProxyService } from './services/proxy.js';
@@ -124,6 +125,7 @@ export class Supervisor implements Backend {
     this.emulation = this.register(new EmulationService(ctx, s));
     this.mounts = this.register(new MountsService(ctx));
     this.register(new DockerContextService(ctx));
+    this.register(new DnsService(ctx));
     this.ports = this.register(new PortsService(ctx));
     this.proxy = this.register(new ProxyService(ctx));
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });

@@ -51,6 +51,8 @@ export interface JournalEvents {
   ssh: { up: boolean; reason?: string };
   'agent-exit': { why: string };
   'docker-context': { created: boolean; switched: boolean; note?: string };
+  /** where the VM's DNS queries go: the engine's server on `port`, or QEMU's resolver and why */
+  dns: { via: 'host' | 'qemu'; port?: number; reason?: string };
   emulation: { enabled: boolean };
   settings: { keys: string[] };
 }
@@ -87,6 +89,7 @@ const KINDS: Record<JournalKind, true> = {
   ssh: true,
   'agent-exit': true,
   'docker-context': true,
+  dns: true,
   emulation: true,
   settings: true,
 };

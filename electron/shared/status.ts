@@ -152,6 +152,8 @@ export interface Status {
   lastStop?: StopInfo;
   /** the engine's version and the compose/buildx plugins the user's docker CLI gets */
   dockerTools?: DockerTools;
+  /** how the VM and its containers resolve names: through the host's resolver, or QEMU's (and why) */
+  dns?: DnsStatus;
   /** the proxies and extra CAs the running VM booted with (dockerd, containerd, shells) */
   proxy?: ProxyStatus;
 }
@@ -167,6 +169,15 @@ export interface ProxyStatus {
   note?: string;
   /** extra CA certificates trusted (berth.yaml caCertificates) */
   caCertificates: number;
+}
+
+export interface DnsStatus {
+  /** 'host': the engine's server answers from the host's resolver; 'qemu': QEMU's own DNS (reads /etc/resolv.conf) */
+  via: 'host' | 'qemu';
+  /** the engine's DNS server on the host's 127.0.0.1 (UDP and TCP) */
+  port?: number;
+  /** why it is QEMU's */
+  reason?: string;
 }
 
 export interface CliPluginInfo {

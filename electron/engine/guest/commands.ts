@@ -3,7 +3,7 @@
 // adds around them is in scripts.ts. Pure strings: the host agent (which holds the SSH link) and
 // Guest (which speaks to the agent) both use them.
 import type { Arch } from '../../shared/status.js';
-import { PORT_WATCH_SCRIPT } from './scripts.js';
+import { PORT_WATCH_SCRIPT, dnsRedirectScript } from './scripts.js';
 
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -28,6 +28,8 @@ export const GUEST_COMMANDS = {
   /** a static busybox of the other architecture run through binfmt, then the interpreter's version */
   emulationSelfTest: (foreign: Arch) => `/usr/share/berth/selftest/busybox-${foreign} uname -m; qemu-${foreign}-static --version | head -n1`,
   sync: 'sync',
+  /** QEMU's resolver redirected to the engine's DNS server at the host's `port` (null: not any more); prints the rules */
+  dnsRedirect: (port: number | null) => `sh -c ${shellQuote(dnsRedirectScript(port))}`,
   portWatch: `bash -c ${shellQuote(PORT_WATCH_SCRIPT)}`,
 } as const;
 

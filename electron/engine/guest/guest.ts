@@ -75,6 +75,11 @@ export class Guest {
     return { code: t.code, machine, interpreter, stderr: t.stderr };
   }
 
+  /** The VM's and its containers' DNS queries to the engine's server at the host's `port`; null gives them back to QEMU's. */
+  dnsRedirect(port: number | null, timeoutMs: number): Promise<ExecResult> {
+    return this.exec(GUEST_COMMANDS.dnsRedirect(port), { timeoutMs });
+  }
+
   sync(timeoutMs: number): Promise<ExecResult> {
     return this.exec(GUEST_COMMANDS.sync, { timeoutMs });
   }
