@@ -4,13 +4,15 @@
 //   ports      listener → host port answering (delay); throughput through a Berth forward vs
 //              QEMU's own hostfwd to the same guest server (added live on qmp-debug.sock)
 //   dns        a name looked up from a container vs on the host (bench/lib/dns.mjs)
-// Usage: npm run bench:features [-- emulation mounts ports dns]   (BENCH_RUNS=N, default 3)
+//   udp        UDP round trip through a forward vs the host loopback (bench/lib/udp.mjs)
+// Usage: npm run bench:features [-- emulation mounts ports dns udp]   (BENCH_RUNS=N, default 3)
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { BenchInstance } from './lib/berth.mjs';
 import { dnsBench } from './lib/dns.mjs';
+import { udpBench } from './lib/udp.mjs';
 import { loadavg, log, machineInfo, now, round, summarize } from './lib/util.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS || 3);
@@ -189,6 +191,7 @@ try {
   if (pick('mounts')) await mounts();
   if (pick('ports')) await ports();
   if (pick('dns')) await dnsBench({ shell, fig, runs: RUNS, results });
+  if (pick('udp')) await udpBench({ inst, shell, fig, runs: RUNS, results });
 } finally {
   await inst.berth(['stop', '--force'], { timeoutMs: 120_000 });
   results.loadavgAfter = loadavg();

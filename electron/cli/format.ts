@@ -1,9 +1,18 @@
 // Human-readable renderings of the status for the terminal.
 import type { DnsStatus, DockerTools, PortForward, ProxyStatus, Status } from '../shared/status.js';
 
+/** A forward's port with its protocol: "8080/tcp", "5353/udp". */
+export function portWithProtocol(port: number, protocol: PortForward['protocol']): string {
+  return `${port}/${protocol}`;
+}
+
+/** `berth ports`: localhost, because each forward answers on 127.0.0.1 and on ::1. */
 export function formatPorts(ports: PortForward[]): string {
   if (!ports.length) return 'no forwarded ports';
-  const rows = ports.map((p) => `${`127.0.0.1:${p.hostPort}`.padEnd(22)}→ ${`${p.guestAddress}:${p.guestPort}`.padEnd(22)}${p.state}${p.reason ? ` (${p.reason})` : ''}${p.container ? `  ${p.container}` : ''}`);
+  const rows = ports.map(
+    (p) =>
+      `${`localhost:${portWithProtocol(p.hostPort, p.protocol)}`.padEnd(22)}→ ${`${p.guestAddress.includes(':') ? `[${p.guestAddress}]` : p.guestAddress}:${p.guestPort}`.padEnd(22)}${p.state}${p.reason ? ` (${p.reason})` : ''}${p.container ? `  ${p.container}` : ''}`,
+  );
   return ['HOST'.padEnd(22) + '  GUEST'.padEnd(24) + 'STATE', ...rows].join('\n');
 }
 
@@ -18,7 +27,7 @@ export function formatStatus(s: Status): string {
     ),
     `docker:     ${s.state === 'running' || s.state === 'degraded' ? `DOCKER_HOST=${s.dockerHost}` : '-'}`,
     `emulation:  ${s.emulation.foreignArch} ${s.emulation.state}${s.emulation.selfTest ? ` (self-test ${s.emulation.selfTest.ok ? 'passed' : 'failed'})` : ''}`,
-    `ports:      ${s.ports.length ? s.ports.map((p) => `${p.hostPort}${p.state === 'failed' ? '!' : ''}`).join(', ') : '-'}`,
+    `ports:      ${s.ports.length ? s.ports.map((p) => `${p.hostPort}${p.protocol === 'udp' ? '/udp' : ''}${p.state === 'failed' ? '!' : ''}`).join(', ') : '-'}`,
     `mounts:     ${s.mounts.length ? s.mounts.map((m) => `${m.guestPath}${m.writable ? '' : ' (ro)'}`).join(', ') : '-'}`,
   ];
   if (s.dockerTools && (s.state === 'running' || s.state === 'degraded')) lines.push(`engine:     ${formatDockerTools(s.dockerTools)}`);

@@ -45,6 +45,7 @@ import { DockerContextService } from './services/docker-context.js';
 import { DnsService } from './services/dns.js';
 import { MountsService } from './services/mounts.js';
 import { PortsService } from './services/ports.js';
+import { UdpHostfwdService } from './services/udp-hostfwd.js';
 import { ProxyService } from './services/proxy.js';
 import { resolveCaCertificates } from './ca-certificates.js';
 import { EmulationService } from './services/emulation.js';
@@ -126,7 +127,8 @@ export class Supervisor implements Backend {
     this.mounts = this.register(new MountsService(ctx));
     this.register(new DockerContextService(ctx));
     this.register(new DnsService(ctx));
-    this.ports = this.register(new PortsService(ctx));
+    const udpRules = this.register(new UdpHostfwdService(() => this.run?.vm.qmp ?? null, (line) => void this.bus.emit('log', { source: 'supervisor', line })));
+    this.ports = this.register(new PortsService(ctx, udpRules));
     this.proxy = this.register(new ProxyService(ctx));
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
   }
@@ -581,6 +583,8 @@ export class Supervisor implements Backend {
     } else if (m.type === 'ports') {
       this.ports.update(m.ports);
       this.emitStatus();
+    } else if (m.type === 'hostfwd') {
+      void this.ports.hostfwd(m.req).then((r) => this.agent.send({ type: 'hostfwd-result', id: m.id, ...r }));
     } else if (m.type === 'log') {
       this.bus.emit('log', { source: 'agent', line: m.line });
     } else if (m.type === 'ssh') {

@@ -123,18 +123,25 @@ export function stopNote(status: Status | null): string | null {
 function portLabel(p: PortForward): string {
   const who = p.container ? ` — ${p.container}` : p.source === 'guest' ? ' — guest process' : '';
   const failed = p.state === 'failed' ? ` (failed${p.reason ? `: ${p.reason}` : ''})` : '';
-  return `localhost:${p.hostPort}${p.hostPort !== p.guestPort ? ` → ${p.guestPort}` : ''}${who}${failed}`;
+  // UDP says so; TCP is what a port means unless told otherwise (and what a browser opens).
+  const proto = p.protocol === 'udp' ? '/udp' : '';
+  return `localhost:${p.hostPort}${proto}${p.hostPort !== p.guestPort ? ` → ${p.guestPort}${proto}` : ''}${who}${failed}`;
 }
 
 function portsMenu(ports: PortForward[], up: boolean, openPort: (port: number) => void): MenuItemConstructorOptions {
-  const sorted = [...ports].sort((a, b) => a.hostPort - b.hostPort);
+  const sorted = [...ports].sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol));
   const submenu: MenuItemConstructorOptions[] = sorted.length
-    ? sorted.map((p) => ({
-        id: `port-${p.hostPort}`,
-        label: portLabel(p),
-        enabled: p.state === 'forwarding',
-        click: () => openPort(p.hostPort),
-      }))
+    ? sorted.map((p) =>
+        p.protocol === 'udp'
+          ? // nothing to open in a browser: shown, not clickable
+            { id: `port-${p.hostPort}-udp`, label: portLabel(p), enabled: p.state === 'forwarding' }
+          : {
+              id: `port-${p.hostPort}`,
+              label: portLabel(p),
+              enabled: p.state === 'forwarding',
+              click: () => openPort(p.hostPort),
+            },
+      )
     : [{ id: 'ports-none', label: up ? 'No published ports' : 'Docker is not running', enabled: false }];
   return { id: 'ports', label: sorted.length ? `Ports (${sorted.length})` : 'Ports', enabled: up, submenu };
 }
@@ -144,7 +151,7 @@ const MAX_CONTAINERS = 20;
 /** The running containers, each with its published ports to open and a Stop. */
 function containersMenu(containers: ContainerInfo[], forwards: PortForward[], up: boolean, a: TrayActions): MenuItemConstructorOptions {
   const running = containers.filter((c) => c.state === 'running').sort((x, y) => (x.project ?? '').localeCompare(y.project ?? '') || x.name.localeCompare(y.name));
-  const hostPort = (p: number): number => forwards.find((f) => f.guestPort === p && f.state === 'forwarding')?.hostPort ?? p;
+  const hostPort = (p: number): number => forwards.find((f) => f.protocol === 'tcp' && f.guestPort === p && f.state === 'forwarding')?.hostPort ?? p;
   const submenu: MenuItemConstructorOptions[] = running.length
     ? running.slice(0, MAX_CONTAINERS).map((c) => {
         const ports = [...new Set(c.ports.filter((p) => p.publicPort && p.type === 'tcp').map((p) => hostPort(p.publicPort!)))].sort((x, y) => x - y);

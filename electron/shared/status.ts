@@ -77,7 +77,7 @@ export interface VmError extends BerthError {
 }
 
 export interface PortForward {
-  protocol: 'tcp';
+  protocol: 'tcp' | 'udp';
   guestPort: number;
   hostPort: number;
   /** the guest address the listener is bound to, e.g. 0.0.0.0, ::, 127.0.0.1 */

@@ -1,5 +1,5 @@
-// Parsing the guest's TCP listener table (/proc/net/tcp and tcp6) and deciding what to forward.
-// Pure functions: unit-tested without a VM.
+// Parsing the guest's listener tables (/proc/net/tcp, tcp6, udp, udp6) and deciding what to
+// forward. Pure functions: unit-tested without a VM.
 
 export interface GuestListener {
   port: number;
@@ -29,15 +29,38 @@ function ipv6(hex: string): string {
   return s;
 }
 
+const ADDRESS = /^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/;
+
+function listenerAt(local: string | undefined): GuestListener | null {
+  const m = ADDRESS.exec(local ?? '');
+  if (!m) return null;
+  return { port: parseInt(m[2]!, 16), address: m[1]!.length === 8 ? ipv4(m[1]!) : ipv6(m[1]!) };
+}
+
 /** Lines of /proc/net/tcp{,6} → listening sockets (state 0A). Headers and garbage are skipped. */
 export function parseProcNetTcp(text: string): GuestListener[] {
   const out: GuestListener[] = [];
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f.length < 4 || f[3] !== '0A') continue;
-    const m = /^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/.exec(f[1] ?? '');
-    if (!m) continue;
-    out.push({ port: parseInt(m[2]!, 16), address: m[1]!.length === 8 ? ipv4(m[1]!) : ipv6(m[1]!) });
+    const l = listenerAt(f[1]);
+    if (l) out.push(l);
+  }
+  return out;
+}
+
+/**
+ * Lines of /proc/net/udp{,6} → UDP servers: unconnected sockets (state 07) bound to a port. A socket
+ * with a remote address is a client that connect()ed (its state is 01, and its far end is set):
+ * not something to forward to.
+ */
+export function parseProcNetUdp(text: string): GuestListener[] {
+  const out: GuestListener[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4 || f[3] !== '07' || !/^0+:0000$/.test(f[2] ?? '')) continue;
+    const l = listenerAt(f[1]);
+    if (l && l.port !== 0) out.push(l);
   }
   return out;
 }
@@ -95,14 +118,53 @@ export function isLoopbackPeer(address: string | undefined): boolean {
   return !!address && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
 }
 
-/** Parse one line of the guest's ports watcher (guest/scripts.ts) ("L 00000000:1F90 0100007F:0016 …") into listeners. */
-export function parseWatchLine(line: string): GuestListener[] | null {
+export interface WatchedListeners {
+  tcp: GuestListener[];
+  udp: GuestListener[];
+}
+
+/**
+ * Parse one line of the guest's ports watcher (guest/scripts.ts): "L 00000000:1F90 u/00000000:14E9 …",
+ * TCP listeners bare and UDP servers prefixed `u/`, each as /proc prints its local address.
+ */
+export function parseWatchLine(line: string): WatchedListeners | null {
   if (!line.startsWith('L')) return null;
-  const rows = line
-    .slice(1)
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((addr) => `0: ${addr} 00000000:0000 0A`);
-  return parseProcNetTcp(rows.join('\n'));
+  const tokens = line.slice(1).trim().split(/\s+/).filter(Boolean);
+  const rows = (ts: string[]) => ts.map((addr) => listenerAt(addr)).filter((l): l is GuestListener => l !== null);
+  return {
+    tcp: rows(tokens.filter((t) => !t.startsWith('u/'))),
+    udp: rows(tokens.filter((t) => t.startsWith('u/')).map((t) => t.slice(2))).filter((l) => l.port !== 0),
+  };
+}
+
+/**
+ * Whether a UDP server bound to `address` can be reached through QEMU's user-mode forwarding,
+ * which delivers to the guest's own network address (10.0.2.15), never to its loopback.
+ */
+export function udpReachable(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '10.0.2.15' || address === '::ffff:10.0.2.15';
+}
+
+export interface WantedUdpForward extends WantedForward {
+  /** why it cannot be carried (a loopback-only bind), when it cannot */
+  unreachable?: string;
+}
+
+/** One UDP forward per guest port, under the same ports.map / ports.ignore rules as TCP. */
+export function wantedUdpForwards(listeners: GuestListener[], rules: PortRules): WantedUdpForward[] {
+  const byPort = new Map<number, GuestListener>();
+  for (const l of listeners) {
+    if (rules.ignore.includes(l.port)) continue;
+    const prev = byPort.get(l.port);
+    // A reachable bind wins over a loopback one on the same port.
+    if (!prev || (!udpReachable(prev.address) && udpReachable(l.address))) byPort.set(l.port, l);
+  }
+  return [...byPort.values()]
+    .sort((a, b) => a.port - b.port)
+    .map((l) => ({
+      guestPort: l.port,
+      hostPort: rules.map[String(l.port)] ?? l.port,
+      guestAddress: l.address,
+      ...(udpReachable(l.address) ? {} : { unreachable: `the guest listener is bound to ${l.address} only; UDP reaches listeners on all addresses (0.0.0.0 or ::)` }),
+    }));
 }

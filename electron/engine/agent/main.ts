@@ -6,8 +6,9 @@ import type net from 'node:net';
 import type { StepName } from '../../shared/status.js';
 import { GUEST_COMMANDS, parseBootId } from '../guest/commands.js';
 import { dockerPing, serveDockerSocket } from './docker-socket.js';
-import type { AgentInit, FromAgent, ToAgent } from './protocol.js';
+import type { AgentInit, FromAgent, HostfwdRequest, ToAgent } from './protocol.js';
 import { PortForwarder } from './ports.js';
+import type { Hostfwd } from './udp.js';
 import { SshLink } from './ssh-link.js';
 
 type Port = { send(m: FromAgent): void; onMessage(fn: (m: ToAgent) => void): void };
@@ -27,6 +28,42 @@ const log = (line: string) => port.send({ type: 'log', line });
 let link: SshLink | null = null;
 let dockerServer: net.Server | null = null;
 let ports: PortForwarder | null = null;
+
+// QEMU's forwarding rules for UDP, asked of the supervisor (it holds the QEMU monitor).
+const HOSTFWD_TIMEOUT_MS = 10_000;
+let hostfwdId = 1;
+const hostfwdWaiting = new Map<number, { resolve: (hostPort: number | undefined) => void; reject: (e: Error) => void }>();
+function askHostfwd(req: HostfwdRequest): Promise<number | undefined> {
+  const id = hostfwdId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      hostfwdWaiting.delete(id);
+      reject(new Error(`the supervisor did not answer within ${HOSTFWD_TIMEOUT_MS / 1000} s`));
+    }, HOSTFWD_TIMEOUT_MS);
+    hostfwdWaiting.set(id, {
+      resolve: (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      reject: (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    });
+    port.send({ type: 'hostfwd', id, req });
+  });
+}
+const hostfwd: Hostfwd = {
+  add: async (guestPort) => {
+    const hostPort = await askHostfwd({ op: 'add', protocol: 'udp', guestPort });
+    if (hostPort === undefined) throw new Error('the supervisor gave no port');
+    return hostPort;
+  },
+  remove: async (hostPort) => {
+    await askHostfwd({ op: 'remove', protocol: 'udp', hostPort });
+  },
+};
+const newForwarder = (l: SshLink, init: AgentInit) => new PortForwarder(l, init.ports, (list) => port.send({ type: 'ports', ports: list }), log, { hostfwd });
 
 async function retryUntil(deadline: number, what: string, fn: () => Promise<boolean>): Promise<void> {
   let last = '';
@@ -59,7 +96,7 @@ async function ladder(init: AgentInit): Promise<void> {
       // A restarted agent on a VM that was already up (same boot, Docker answered before): get the
       // socket back at once; a dead dockerd shows up on the first request anyway.
       dockerServer = await serveDockerSocket(init.dockerSocket, link, log);
-      ports = new PortForwarder(link, init.ports, (list) => port.send({ type: 'ports', ports: list }), log);
+      ports = newForwarder(link, init);
       port.send({ type: 'ready' });
       await ports.start().catch((e: Error) => log(`ports: watcher failed to start: ${e.message}`));
       return;
@@ -82,7 +119,7 @@ async function ladder(init: AgentInit): Promise<void> {
     step('socket', 'running');
     dockerServer = await serveDockerSocket(init.dockerSocket, link, log);
     step('socket', 'done', init.dockerSocket);
-    ports = new PortForwarder(link, init.ports, (list) => port.send({ type: 'ports', ports: list }), log);
+    ports = newForwarder(link, init);
     await ports.start().catch((e: Error) => log(`ports: watcher failed to start: ${e.message}`));
     port.send({ type: 'ready' });
   } catch (e) {
@@ -125,6 +162,13 @@ port.onMessage((m) => {
     case 'ports-config':
       ports?.setRules(m.ports);
       break;
+    case 'hostfwd-result': {
+      const w = hostfwdWaiting.get(m.id);
+      hostfwdWaiting.delete(m.id);
+      if (m.error) w?.reject(new Error(m.error));
+      else w?.resolve(m.hostPort);
+      break;
+    }
     case 'shutdown':
       ports?.stop();
       dockerServer?.close();

@@ -1,8 +1,9 @@
-// Automatic port forwarding: a guest TCP listener appears on host 127.0.0.1 at the same port
-// (or the one berth.yaml maps it to) and disappears when it closes. Detection: a watcher in the
-// guest that reports the listener table on change (polled every 250 ms, re-scanned at once on a
-// Docker container event). Forwarding: SSH direct-tcpip to the guest's loopback, which reaches
-// listeners bound to 0.0.0.0, :: and 127.0.0.1 alike and carries many concurrent connections.
+// Automatic port forwarding: a guest TCP listener or UDP server appears on host 127.0.0.1 (and
+// ::1) at the same port (or the one berth.yaml maps it to) and disappears when it closes.
+// Detection: a watcher in the guest that reports the listener tables on change (polled every
+// 250 ms, re-scanned at once on a Docker container event). TCP: SSH direct-tcpip to the guest's
+// loopback, which reaches listeners bound to 0.0.0.0, :: and 127.0.0.1 alike and carries many
+// concurrent connections. UDP: see udp.ts.
 import net from 'node:net';
 import readline from 'node:readline';
 import type { ClientChannel } from 'ssh2';
@@ -13,6 +14,8 @@ import { connectAddress, hostBind, isLoopbackPeer, parseWatchLine, wantedForward
 import type { GuestListener, PortRules, WantedForward } from './listeners.js';
 import { formatAddress, loopbackListeners, portTakenReason } from './port-probe.js';
 import type { SshLink } from './ssh-link.js';
+import { UdpForwarder } from './udp.js';
+import type { Hostfwd } from './udp.js';
 
 interface Forward extends WantedForward {
   servers: net.Server[];
@@ -31,6 +34,10 @@ export interface ForwarderOptions {
   isRoot?: boolean;
   /** how long a connect to a host loopback port may take before the port counts as taken */
   probeTimeoutMs?: number;
+  /** QEMU's forwarding rules (through the supervisor): without them UDP servers are not forwarded */
+  hostfwd?: Hostfwd;
+  /** how long an idle UDP flow lives (default UDP_IDLE_MS) */
+  udpIdleMs?: number;
 }
 
 type ForwarderLink = Pick<SshLink, 'connect' | 'openUnix' | 'openTcp'>;
@@ -41,6 +48,8 @@ export class PortForwarder {
   private events: NodeJS.ReadableStream | null = null;
   private stopped = false;
   private last: GuestListener[] = [];
+  private lastUdp: GuestListener[] = [];
+  private readonly udp: UdpForwarder | null;
 
   private readonly platform: NodeJS.Platform;
   private readonly isRoot: boolean;
@@ -56,11 +65,14 @@ export class PortForwarder {
     this.platform = opts.platform ?? process.platform;
     this.isRoot = opts.isRoot ?? process.getuid?.() === 0;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 300;
+    this.udp = opts.hostfwd
+      ? new UdpForwarder(opts.hostfwd, log, { platform: this.platform, isRoot: this.isRoot, ...(opts.udpIdleMs !== undefined ? { idleMs: opts.udpIdleMs } : {}) })
+      : null;
   }
 
   setRules(rules: PortRules): void {
     this.rules = rules;
-    void this.reconcile(this.last);
+    void this.reconcile(this.last, this.lastUdp);
   }
 
   /** (Re)start the guest watcher and the Docker event trigger; call after every SSH (re)connect. */
@@ -74,7 +86,7 @@ export class PortForwarder {
         this.watcher = ch;
         readline.createInterface({ input: ch }).on('line', (line) => {
           const l = parseWatchLine(line);
-          if (l) void this.reconcile(l);
+          if (l) void this.reconcile(l.tcp, l.udp);
         });
         ch.on('close', () => {
           if (this.watcher === ch) this.watcher = null;
@@ -99,8 +111,9 @@ export class PortForwarder {
     }
   }
 
-  private async reconcile(listeners: GuestListener[]): Promise<void> {
+  private async reconcile(listeners: GuestListener[], udp: GuestListener[]): Promise<void> {
     this.last = listeners;
+    this.lastUdp = udp;
     if (this.stopped) return;
     const wanted = new Map(wantedForwards(listeners, this.rules).map((w) => [w.guestPort, w]));
     for (const [port, f] of this.forwards) {
@@ -120,8 +133,9 @@ export class PortForwarder {
       this.forwards.set(port, f);
       opening.push(this.open(f).finally(() => (f.opening = false)));
     }
+    if (this.udp) opening.push(this.udp.reconcile(udp, this.rules));
     await Promise.all(opening);
-    this.publish(this.list());
+    if (!this.stopped) this.publish(this.list());
   }
 
   private async open(f: Forward): Promise<void> {
@@ -206,10 +220,14 @@ export class PortForwarder {
     this.close(f);
   }
 
+  /** The UDP side, for tests and the bench. */
+  get udpForwarder(): UdpForwarder | null {
+    return this.udp;
+  }
+
   list(): PortForward[] {
-    return [...this.forwards.values()]
+    const tcp: PortForward[] = [...this.forwards.values()]
       .filter((f) => !f.opening)
-      .sort((a, b) => a.guestPort - b.guestPort)
       .map((f) => ({
         protocol: 'tcp',
         guestPort: f.guestPort,
@@ -219,6 +237,7 @@ export class PortForwarder {
         state: f.state,
         ...(f.reason ? { reason: f.reason } : {}),
       }));
+    return [...tcp, ...(this.udp?.list() ?? [])].sort((a, b) => a.guestPort - b.guestPort || a.protocol.localeCompare(b.protocol));
   }
 
   stop(): void {
@@ -228,6 +247,7 @@ export class PortForwarder {
     (this.events as { destroy?: () => void } | null)?.destroy?.();
     for (const f of this.forwards.values()) this.retire(f);
     this.forwards.clear();
+    this.udp?.stop();
     this.publish([]);
   }
 }

@@ -17,10 +17,19 @@ export interface AgentInit {
   quiet?: boolean;
 }
 
+/**
+ * UDP forwards ride QEMU's own user-mode forwarding, which only the supervisor can set up (it holds
+ * the QEMU monitor): the agent asks for a rule per guest port and gets the internal host port QEMU
+ * listens on (127.0.0.1), then relays the user-visible port to it. A rule is removed by that port.
+ */
+export type HostfwdRequest = { op: 'add'; protocol: 'udp'; guestPort: number } | { op: 'remove'; protocol: 'udp'; hostPort: number };
+
 export type ToAgent =
   | AgentInit
   | { type: 'exec'; id: number; cmd: string; stdin?: string; timeoutMs: number }
   | { type: 'ports-config'; ports: { ignore: number[]; map: Record<string, number> } }
+  /** the answer to a FromAgent 'hostfwd': the rule's internal host port for an add, or why it failed */
+  | { type: 'hostfwd-result'; id: number; hostPort?: number; error?: string }
   | { type: 'shutdown' };
 
 export type FromAgent =
@@ -29,4 +38,5 @@ export type FromAgent =
   | { type: 'ssh'; up: boolean; reason?: string }
   | { type: 'exec-result'; id: number; code: number | null; stdout: string; stderr: string; error?: string }
   | { type: 'ports'; ports: PortForward[] }
+  | { type: 'hostfwd'; id: number; req: HostfwdRequest }
   | { type: 'log'; line: string };

@@ -3,9 +3,11 @@
 // instead (berth-boot, berth-mounts).
 
 /**
- * The ports watcher: prints the listener table whenever it changes; a line on stdin forces a
- * re-scan now. Bash builtins only — no cat/awk/sort per tick: under TCG every fork costs
- * milliseconds of emulated CPU, and a forking 250 ms poll measured 40 % of a core on an idle VM.
+ * The ports watcher: prints the listener tables whenever they change; a line on stdin forces a
+ * re-scan now. One line: TCP listeners (state 0A), then UDP servers prefixed `u/` (unconnected
+ * sockets, state 07, with no remote address: a connect()ed client socket has one). Bash builtins
+ * only — no cat/awk/sort per tick: under TCG every fork costs milliseconds of emulated CPU, and a
+ * forking 250 ms poll measured 40 % of a core on an idle VM.
  */
 export const PORT_WATCH_SCRIPT = [
   'prev=""',
@@ -13,6 +15,9 @@ export const PORT_WATCH_SCRIPT = [
   '  cur=""',
   '  for f in /proc/net/tcp /proc/net/tcp6; do',
   '    while read -r _ a _ st _; do [ "$st" = 0A ] && cur+="$a "; done < "$f"',
+  '  done',
+  '  for f in /proc/net/udp /proc/net/udp6; do',
+  '    while read -r _ a r st _; do [ "$st" = 07 ] && [[ $r =~ ^0+:0000$ ]] && cur+="u/$a "; done < "$f"',
   '  done',
   '  if [ "$cur" != "$prev" ]; then echo "L $cur"; prev=$cur; fi',
   '  read -r -t 0.25 _ || [ $? -gt 128 ] || exit 0',

@@ -35,7 +35,7 @@ const BUSY_LABEL: Record<string, string> = { start: 'Starting…', stop: 'Stoppi
 
 /** The localhost port a container's published port answers on (Berth forwards it, maybe remapped). */
 function hostPortOf(publicPort: number, forwards: PortForward[]): number {
-  return forwards.find((f) => f.guestPort === publicPort && f.state === 'forwarding')?.hostPort ?? publicPort;
+  return forwards.find((f) => f.protocol === 'tcp' && f.guestPort === publicPort && f.state === 'forwarding')?.hostPort ?? publicPort;
 }
 
 function Ports({ c, forwards }: { c: ContainerInfo; forwards: PortForward[] }): React.JSX.Element {

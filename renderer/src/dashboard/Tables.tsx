@@ -8,11 +8,11 @@ function StateTag({ ok, label }: { ok: boolean | null; label: string }): React.J
 export function Ports(): React.JSX.Element {
   const ports = useBerth(selectPorts);
   const up = useBerth((s) => isUp(s.status));
-  const sorted = [...ports].sort((a, b) => a.hostPort - b.hostPort);
+  const sorted = [...ports].sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol));
   return (
     <section className="pane" aria-labelledby="pane-title">
       <h2 id="pane-title">Ports</h2>
-      <p className="pane-intro">Ports published by containers (or opened by any process in the VM) are forwarded to the same port on this Mac’s localhost.</p>
+      <p className="pane-intro">TCP and UDP ports published by containers (or opened by any process in the VM) are forwarded to the same port on this Mac’s localhost.</p>
       {sorted.length === 0 ? (
         <p className="muted empty">{up ? 'No published ports. Try docker run -p 8080:80 nginx.' : 'Docker is not running.'}</p>
       ) : (
@@ -21,6 +21,7 @@ export function Ports(): React.JSX.Element {
             <thead>
               <tr>
                 <th scope="col">Host port</th>
+                <th scope="col">Protocol</th>
                 <th scope="col">Guest port</th>
                 <th scope="col">Source</th>
                 <th scope="col">State</th>
@@ -29,9 +30,9 @@ export function Ports(): React.JSX.Element {
             </thead>
             <tbody>
               {sorted.map((p) => (
-                <tr key={`${p.protocol}-${p.hostPort}-${p.guestPort}`} data-port={p.hostPort} data-state={p.state}>
+                <tr key={`${p.protocol}-${p.hostPort}-${p.guestPort}`} data-port={p.hostPort} data-protocol={p.protocol} data-state={p.state}>
                   <td>
-                    {p.state === 'forwarding' ? (
+                    {p.state === 'forwarding' && p.protocol === 'tcp' ? (
                       <a href={`http://localhost:${p.hostPort}/`} target="_blank" rel="noreferrer noopener" title={`Open http://localhost:${p.hostPort}/ in the browser`}>
                         localhost:{p.hostPort}
                       </a>
@@ -39,6 +40,7 @@ export function Ports(): React.JSX.Element {
                       <span>localhost:{p.hostPort}</span>
                     )}
                   </td>
+                  <td>{p.protocol.toUpperCase()}</td>
                   <td className="num">
                     {p.guestPort}
                     <span className="muted"> on {p.guestAddress}</span>

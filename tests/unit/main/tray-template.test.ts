@@ -169,6 +169,24 @@ describe('trayTemplate', () => {
     expect(a.openPort).toHaveBeenCalledWith(8080);
   });
 
+  it('names UDP forwards as such and does not offer to open them in a browser', () => {
+    const a = actions();
+    const udp = [
+      { protocol: 'udp', guestPort: 5353, hostPort: 5353, guestAddress: '0.0.0.0', source: 'guest', state: 'forwarding' },
+      { protocol: 'udp', guestPort: 53, hostPort: 1053, guestAddress: '::', source: 'guest', state: 'failed', reason: 'port 1053 is already used by another program on this Mac (binding 127.0.0.1:1053/udp failed: address in use)' },
+    ] as const;
+    const items = trayTemplate(makeStatus('running'), { actions: a, ports: [PORTS[0]!, ...udp.map((p) => ({ ...p }))] });
+    const sub = byId(items, 'ports').submenu as MenuItemConstructorOptions[];
+    expect(sub.map((i) => i.label)).toEqual([
+      'localhost:1053/udp → 53/udp — guest process (failed: port 1053 is already used by another program on this Mac (binding 127.0.0.1:1053/udp failed: address in use))',
+      'localhost:5353/udp — guest process',
+      'localhost:8080 — web',
+    ]);
+    expect(sub.map((i) => i.id)).toEqual(['port-1053-udp', 'port-5353-udp', 'port-8080']);
+    expect(sub.map((i) => i.enabled)).toEqual([false, true, true]);
+    expect(sub[1]!.click).toBeUndefined();
+  });
+
   it('prefers the ports of a newer ports event, and says when there are none', () => {
     const items = trayTemplate(makeStatus('running'), { actions: actions(), ports: [PORTS[0]!] });
     expect((byId(items, 'ports').submenu as MenuItemConstructorOptions[]).map((i) => i.label)).toEqual(['localhost:8080 — web']);

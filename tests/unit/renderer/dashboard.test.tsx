@@ -151,6 +151,25 @@ describe('dashboard', () => {
     expect(screen.getByText(/No published ports/)).toBeTruthy();
   });
 
+  it('shows each port’s protocol; a UDP forward is no browser link', async () => {
+    await show(makeStatus('running'));
+    await goTo('Ports');
+    act(() =>
+      api.emit('ports', [
+        PORTS[0]!,
+        { protocol: 'udp', guestPort: 8080, hostPort: 8080, guestAddress: '0.0.0.0', source: 'guest', state: 'forwarding' },
+        { protocol: 'udp', guestPort: 5353, hostPort: 5353, guestAddress: '::', source: 'guest', state: 'forwarding' },
+      ]),
+    );
+    const rows = within(screen.getByTestId('ports-table')).getAllByRole('row').slice(1);
+    expect(rows.map((r) => `${r.getAttribute('data-port')}/${r.getAttribute('data-protocol')}`)).toEqual(['5353/udp', '8080/tcp', '8080/udp']);
+    expect(rows.map((r) => within(r).getAllByRole('cell')[1]!.textContent)).toEqual(['UDP', 'TCP', 'UDP']);
+    expect(within(rows[0]!).queryByRole('link')).toBeNull();
+    expect(rows[0]!.textContent).toContain('localhost:5353');
+    expect(within(rows[1]!).getByRole('link', { name: 'localhost:8080' })).toBeTruthy();
+    expect(within(rows[2]!).queryByRole('link')).toBeNull();
+  });
+
   it('lists mounts with access and state', async () => {
     await show(makeStatus('degraded'));
     await goTo('Mounts');
