@@ -9,7 +9,7 @@ import type { TestSpecification } from 'vitest/node';
 // it boots itself. `shared-vm`: suites that test no boot behaviour (ports, mounts, emulation) on one
 // VM booted once by shared-vm.setup.ts, in the order below (emulation last: it restarts the VM).
 // tests/run-all.sh runs the projects one after the other (`--project`), so only one VM runs at a time.
-const SHARED = ['ports.test.ts', 'mounts.test.ts', 'networking-dns.test.ts', 'ports-udp.test.ts', 'emulation.test.ts'];
+const SHARED = ['ports.test.ts', 'mounts.test.ts', 'networking-dns.test.ts', 'docker-desktop-compat.test.ts', 'ports-udp.test.ts', 'emulation.test.ts'];
 
 /** The shared-vm suites first and in SHARED's order, then the others in vitest's usual order. */
 class SharedVmFirst extends BaseSequencer {

@@ -1,5 +1,5 @@
 // Human-readable renderings of the status for the terminal.
-import type { DnsStatus, DockerTools, PortForward, ProxyStatus, Status } from '../shared/status.js';
+import type { DnsStatus, DockerTools, PortForward, ProxyStatus, SocketsStatus, Status } from '../shared/status.js';
 
 /** A forward's port with its protocol: "8080/tcp", "5353/udp". */
 export function portWithProtocol(port: number, protocol: PortForward['protocol']): string {
@@ -32,6 +32,7 @@ export function formatStatus(s: Status): string {
   ];
   if (s.dockerTools && (s.state === 'running' || s.state === 'degraded')) lines.push(`engine:     ${formatDockerTools(s.dockerTools)}`);
   if (s.dns && (s.state === 'running' || s.state === 'degraded')) lines.push(`dns:        ${formatDns(s.dns)}`);
+  if (s.sockets && (s.state === 'running' || s.state === 'degraded')) lines.push(...formatSockets(s.sockets));
   if (s.proxy) lines.push(`proxy:      ${formatProxy(s.proxy)}`, `CAs:        ${s.proxy.caCertificates ? `${s.proxy.caCertificates} extra (caCertificates)` : '-'}`);
   if (s.readyMs !== undefined) lines.push(`ready in:   ${(s.readyMs / 1000).toFixed(1)} s`);
   if (s.resume) lines.push(`last start: ${s.resume.resumed ? `resumed from a saved state (loaded in ${((s.resume.loadMs ?? 0) / 1000).toFixed(1)} s)` : `booted cold: ${s.resume.reason ?? ''}`}`);
@@ -65,4 +66,14 @@ export function formatDockerTools(t: DockerTools): string {
 /** e.g. "the host's resolver (engine server on 127.0.0.1:53211)" or "QEMU's resolver: <why>" */
 export function formatDns(d: DnsStatus): string {
   return d.via === 'host' ? `the host's resolver (engine server on 127.0.0.1:${d.port})` : `QEMU's resolver (reads the host's /etc/resolv.conf): ${d.reason ?? 'unknown'}`;
+}
+
+/** Where tools written for Docker Desktop find the socket: /var/run/docker.sock, Testcontainers, inside containers. */
+export function formatSockets(k: SocketsStatus): string[] {
+  const notes = [
+    k.defaultSocket?.note,
+    k.testcontainers ? `${k.testcontainers.file}: ${k.testcontainers.note}` : undefined,
+    k.inContainers && !k.inContainers.ok ? k.inContainers.note : undefined,
+  ].filter((n): n is string => !!n);
+  return notes.map((n, i) => `${i === 0 ? 'sockets:' : ''}`.padEnd(12) + n);
 }

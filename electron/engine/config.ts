@@ -41,7 +41,7 @@ export function defaultSettings(host: HostInfo = currentHost()): Settings {
     stopMode: 'suspend',
     suspendOnSleep: false,
     keepRunningOnQuit: false,
-    docker: { context: true },
+    docker: { context: true, defaultSocket: false },
     caCertificates: [],
   };
 }
@@ -268,9 +268,10 @@ export function validateSettings(raw: unknown, host: HostInfo = currentHost(), w
   if (typeof r.suspendOnSleep === 'boolean') s.suspendOnSleep = r.suspendOnSleep;
   if (typeOf(r.docker) === 'object') {
     const d = r.docker as Record<string, unknown>;
-    for (const k of Object.keys(d)) if (k !== 'context') add(`docker.${k}`, 'unknown key (known: context)');
+    for (const k of Object.keys(d)) if (k !== 'context' && k !== 'defaultSocket') add(`docker.${k}`, 'unknown key (known: context, defaultSocket)');
     if (d.context !== undefined && typeof d.context !== 'boolean') add('docker.context', 'must be true or false');
-    s.docker = { context: d.context !== false };
+    if (d.defaultSocket !== undefined && typeof d.defaultSocket !== 'boolean') add('docker.defaultSocket', `must be true or false, got ${JSON.stringify(d.defaultSocket)}`);
+    s.docker = { context: d.context !== false, defaultSocket: d.defaultSocket === true };
   }
   if (typeOf(r.proxy) === 'object') {
     const p = r.proxy as Record<string, unknown>;

@@ -41,11 +41,14 @@ import { Aborted, climb } from './lifecycle/ladder.js';
 import type { Start, StartHost, StartNotes, TaggedMount } from './lifecycle/ladder.js';
 import { LADDERS, WAYS } from './lifecycle/ladders.js';
 import { ClockService } from './services/clock.js';
+import { DefaultSocketService } from './services/default-socket.js';
 import { DockerContextService } from './services/docker-context.js';
 import { DnsService } from './services/dns.js';
 import { MountsService } from './services/mounts.js';
 import { PortsService } from './services/ports.js';
 import { UdpHostfwdService } from './services/udp-hostfwd.js';
+import { SocketInContainersService } from './services/socket-in-containers.js';
+import { TestcontainersService } from './services/testcontainers.js';
 import { ProxyService } from './services/proxy.js';
 import { resolveCaCertificates } from './ca-certificates.js';
 import { EmulationService } from './services/emulation.js';
@@ -96,6 +99,9 @@ export class Supervisor implements Backend {
   private readonly clock: ClockService;
   private readonly emulation: EmulationService;
   private readonly mounts: MountsService;
+  /** docker.defaultSocket and the Testcontainers line apply live (settings.set while running) */
+  private readonly defaultSocket: DefaultSocketService;
+  private readonly testcontainers: TestcontainersService;
   private readonly proxy: ProxyService;
   private agentRestarts = 0;
   private lastStop: StopInfo | undefined;
@@ -126,6 +132,9 @@ export class Supervisor implements Backend {
     this.emulation = this.register(new EmulationService(ctx, s));
     this.mounts = this.register(new MountsService(ctx));
     this.register(new DockerContextService(ctx));
+    this.defaultSocket = this.register(new DefaultSocketService(ctx, { platform: this.host.os }));
+    this.testcontainers = this.register(new TestcontainersService(ctx));
+    this.register(new SocketInContainersService(ctx));
     this.register(new DnsService(ctx));
     const udpRules = this.register(new UdpHostfwdService(() => this.run?.vm.qmp ?? null, (line) => void this.bus.emit('log', { source: 'supervisor', line })));
     this.ports = this.register(new PortsService(ctx, udpRules));
@@ -639,6 +648,9 @@ export class Supervisor implements Backend {
     saveSettings(this.paths.settings, next);
     this.log.append('settings', { keys: Object.keys(patch) });
     if (patch.ports && this.agent.pid) this.agent.send({ type: 'ports-config', ports: next.ports });
+    if (patch.docker && patch.docker.defaultSocket !== cur.docker.defaultSocket && (this.state === 'running' || this.state === 'degraded')) {
+      await Promise.all([this.defaultSocket.onReady(next), this.testcontainers.onReady(next)]);
+    }
     if (patch.emulation && patch.emulation.enabled !== cur.emulation.enabled && (this.state === 'running' || this.state === 'degraded')) {
       await this.emulation.set(next.emulation.enabled);
     }

@@ -40,6 +40,8 @@ export interface JournalEvents {
   resumed: { loadMs: number; savedAt: string; bytes: number };
   'resume-skipped': { reason: string };
   'remount-failed': { stderr: string };
+  /** the VM's Docker socket could not be bound at the host-side socket path */
+  'socket-bind-failed': { path: string; reason: string };
   'containers-stopped-for-suspend': { names: string[] };
   'containers-restarted': { names: string[]; failed: string[] };
   suspended: { ms: number; bytes: number; containersStopped: string[] };
@@ -79,6 +81,7 @@ const KINDS: Record<JournalKind, true> = {
   resumed: true,
   'resume-skipped': true,
   'remount-failed': true,
+  'socket-bind-failed': true,
   'containers-stopped-for-suspend': true,
   'containers-restarted': true,
   suspended: true,

@@ -21,7 +21,12 @@ export interface Settings {
   /** macOS: suspend the VM to disk before the Mac sleeps (otherwise it is paused with the Mac) */
   suspendOnSleep: boolean;
   keepRunningOnQuit: boolean;
-  docker: { context: boolean };
+  /**
+   * context: a `berth` docker context (made current only when the current one is missing or broken);
+   * defaultSocket: /var/run/docker.sock links to this instance's socket while it runs (opt-in; a
+   * socket or link that belongs to another Docker is left alone)
+   */
+  docker: { context: boolean; defaultSocket: boolean };
   /**
    * Proxies for dockerd, containerd and shells in the VM. Absent: the engine's HTTP_PROXY,
    * HTTPS_PROXY and NO_PROXY (or their lowercase forms); present (even `{}`): only these.

@@ -152,6 +152,8 @@ export interface Status {
   lastStop?: StopInfo;
   /** the engine's version and the compose/buildx plugins the user's docker CLI gets */
   dockerTools?: DockerTools;
+  /** where tools written for Docker Desktop find this instance's socket (absent while stopped) */
+  sockets?: SocketsStatus;
   /** how the VM and its containers resolve names: through the host's resolver, or QEMU's (and why) */
   dns?: DnsStatus;
   /** the proxies and extra CAs the running VM booted with (dockerd, containerd, shells) */
@@ -178,6 +180,27 @@ export interface DnsStatus {
   port?: number;
   /** why it is QEMU's */
   reason?: string;
+}
+
+export interface SocketsStatus {
+  /** /var/run/docker.sock (berth.yaml docker.defaultSocket) */
+  defaultSocket?: {
+    /** linked: it points at this instance; action: the user must run `command`; taken: it belongs to another Docker, left alone */
+    state: 'linked' | 'action' | 'taken' | 'failed';
+    /** one line for `berth status` and the dashboard */
+    note: string;
+    /** the exact command that makes the link (Linux without root) */
+    command?: string;
+  };
+  /** docker.host in ~/.testcontainers.properties, which Testcontainers (Node, Java, Go) reads */
+  testcontainers?: {
+    /** written: Berth's line is there; off: not written (another context is current); taken: a docker.host Berth did not write */
+    state: 'written' | 'off' | 'taken' | 'failed';
+    file: string;
+    note: string;
+  };
+  /** this instance's host-side socket path inside the VM, so `-v <it>:/var/run/docker.sock` reaches dockerd */
+  inContainers?: { ok: boolean; path: string; note?: string };
 }
 
 export interface CliPluginInfo {

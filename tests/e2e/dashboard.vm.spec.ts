@@ -41,7 +41,7 @@ test.beforeAll(async ({ browser }) => {
   // small and quick: this machine has 2 cores and boots under TCG. No host folders: mounts are
   // not what this suite is about, and on a Linux host run as root "~" is /root. No docker
   // context either: the test passes DOCKER_HOST and leaves the user's ~/.docker alone.
-  const set = await engine.backend.invoke('settings.set', { patch: { cpus: 2, memoryGiB: 2, mounts: [], docker: { context: false } } });
+  const set = await engine.backend.invoke('settings.set', { patch: { cpus: 2, memoryGiB: 2, mounts: [], docker: { context: false, defaultSocket: false } } });
   if (!set.ok) throw new Error(`settings.set: ${set.error.message}`);
   page = await browser.newPage();
   await engine.bridge.authorize(page);

@@ -75,7 +75,7 @@ test.beforeAll(async ({ browser }) => {
   test.setTimeout(BOOT_TIMEOUT + 5 * 60_000);
   fs.mkdirSync(DOCS, { recursive: true });
   engine = await startRealEngine();
-  const set = await engine.backend.invoke('settings.set', { patch: { cpus: 2, memoryGiB: 2, mounts: [], docker: { context: false } } });
+  const set = await engine.backend.invoke('settings.set', { patch: { cpus: 2, memoryGiB: 2, mounts: [], docker: { context: false, defaultSocket: false } } });
   if (!set.ok) throw new Error(`settings.set: ${set.error.message}`);
   const st = await engine.backend.invoke('vm.start', {});
   if (!st.ok) throw new Error(`vm.start: ${st.error.message}`);

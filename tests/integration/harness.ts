@@ -29,7 +29,10 @@ export function newInstance(tag: string, name = 'default'): Instance {
 /** The instance `name` in an existing BERTH_HOME made by newInstance (e.g. the shared VM's). */
 export function instanceAt(home: string, name = 'default'): Instance {
   const dockerConfig = path.join(home, 'docker-config');
-  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_HOME: home, DOCKER_CONFIG: dockerConfig };
+  // HOME too: what Berth writes into the user's home (~/.testcontainers.properties) stays in the
+  // test's folder. The guest images stay where they are (their cache follows HOME otherwise).
+  const imageCache = process.env.BERTH_IMAGE_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'berth', 'images');
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_HOME: home, DOCKER_CONFIG: dockerConfig, HOME: home, BERTH_IMAGE_CACHE: imageCache };
   delete env.DOCKER_HOST;
   delete env.DOCKER_CONTEXT;
   return {

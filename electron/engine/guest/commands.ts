@@ -5,6 +5,8 @@
 import type { Arch } from '../../shared/status.js';
 import { PORT_WATCH_SCRIPT, dnsRedirectScript } from './scripts.js';
 
+import { BIND_DOCKER_SOCKET, UNBIND_DOCKER_SOCKET } from './socket-scripts.js';
+
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -22,12 +24,15 @@ export const GUEST_COMMANDS = {
   mountsStatus: 'cat /run/berth/mounts.status 2>/dev/null',
   /** the shares of /run/berth/mounts.tsv: mounted again after a resume, unmounted before a save */
   mountsUp: 'berth-mounts up',
-  mountsDown: 'berth-mounts down',
+  /** the bind of the Docker socket first: a mount inside a share keeps the share busy */
+  mountsDown: `sh -c ${shellQuote(UNBIND_DOCKER_SOCKET)}; berth-mounts down`,
   emulation: (on: boolean) => `berth-emulation ${on ? 'on' : 'off'}`,
   emulationStatus: 'berth-emulation status',
   /** a static busybox of the other architecture run through binfmt, then the interpreter's version */
   emulationSelfTest: (foreign: Arch) => `/usr/share/berth/selftest/busybox-${foreign} uname -m; qemu-${foreign}-static --version | head -n1`,
   sync: 'sync',
+  /** the VM's /run/docker.sock bound at the host-side socket path `hostPath`; prints "bound" */
+  bindDockerSocket: (hostPath: string) => `sh -c ${shellQuote(BIND_DOCKER_SOCKET)} berth-socket ${shellQuote(hostPath)}`,
   /** QEMU's resolver redirected to the engine's DNS server at the host's `port` (null: not any more); prints the rules */
   dnsRedirect: (port: number | null) => `sh -c ${shellQuote(dnsRedirectScript(port))}`,
   portWatch: `bash -c ${shellQuote(PORT_WATCH_SCRIPT)}`,

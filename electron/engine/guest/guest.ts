@@ -80,6 +80,16 @@ export class Guest {
     return this.exec(GUEST_COMMANDS.dnsRedirect(port), { timeoutMs });
   }
 
+  /**
+   * The VM's own Docker socket at the host-side socket path, so a container started with
+   * `-v <hostPath>:/var/run/docker.sock` reaches dockerd. Idempotent; undone by mountsDown.
+   */
+  async bindDockerSocket(hostPath: string, timeoutMs: number): Promise<{ ok: boolean; note?: string }> {
+    const r = await this.exec(GUEST_COMMANDS.bindDockerSocket(hostPath), { timeoutMs });
+    if (r.code === 0 && r.stdout.trim().split('\n').pop() === 'bound') return { ok: true };
+    return { ok: false, note: r.stderr.trim().split('\n').pop() || `exit ${r.code}` };
+  }
+
   sync(timeoutMs: number): Promise<ExecResult> {
     return this.exec(GUEST_COMMANDS.sync, { timeoutMs });
   }

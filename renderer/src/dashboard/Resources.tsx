@@ -3,6 +3,7 @@ import { useBerth } from '../store/berth.js';
 import { LIMITS } from '../shared/format.js';
 import { SwitchRow } from './SwitchRow.js';
 import type { Settings } from '../../../electron/shared/settings.js';
+import type { SocketsStatus } from '../../../electron/shared/status.js';
 
 type Field = 'cpus' | 'memoryGiB' | 'diskGiB';
 
@@ -68,6 +69,41 @@ function StopSettings({ settings, disabled, busy, save }: { settings: Settings; 
           disabled={disabled || !suspend}
           onChange={(checked) => void save({ suspendOnSleep: checked })}
         />
+      </div>
+    </>
+  );
+}
+
+/** Where tools written for Docker Desktop look for the socket; saved at once, applied while Docker runs. */
+function SocketSettings({ settings, sockets, disabled, save }: { settings: Settings; sockets: SocketsStatus | undefined; disabled: boolean; save: (patch: Partial<Settings>) => Promise<boolean> }): React.JSX.Element {
+  const link = sockets?.defaultSocket;
+  const tc = sockets?.testcontainers;
+  return (
+    <>
+      <h3 className="group-title">Docker socket</h3>
+      <div className="group" data-testid="socket-settings">
+        <SwitchRow
+          label="Allow the default Docker socket to be used"
+          help="While Docker runs, /var/run/docker.sock points at Berth, for tools that look only there. On a Mac this asks for an administrator password once per boot. A socket that belongs to another Docker is left alone."
+          checked={settings.docker.defaultSocket}
+          disabled={disabled}
+          testId="default-socket"
+          onChange={(checked) => void save({ docker: { ...settings.docker, defaultSocket: checked } })}
+        />
+        {link ? (
+          <div className="row" role="status">
+            <span className="row-note" data-testid="default-socket-note">
+              {link.note}
+            </span>
+          </div>
+        ) : null}
+        {tc ? (
+          <div className="row">
+            <span className="row-note" data-testid="testcontainers-note">
+              Testcontainers ({tc.file}): {tc.note}
+            </span>
+          </div>
+        ) : null}
       </div>
     </>
   );
@@ -182,6 +218,7 @@ export function Resources(): React.JSX.Element {
         </div>
       </form>
       <StopSettings settings={settings} disabled={switchesDisabled} busy={pending === 'settings'} save={save} />
+      <SocketSettings settings={settings} sockets={up ? status?.sockets : undefined} disabled={switchesDisabled} save={save} />
     </section>
   );
 }

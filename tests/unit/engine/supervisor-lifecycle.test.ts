@@ -30,7 +30,7 @@ async function runningVm(script: (q: ReturnType<typeof qemuLookalike>) => QmpScr
   const home = scratch('berth-life-');
   const p = instancePaths('life', home);
   ensureInstanceDir(p);
-  saveSettings(p.settings, { ...defaultSettings(), mounts: [], docker: { context: false }, stopMode: 'shutdown' });
+  saveSettings(p.settings, { ...defaultSettings(), mounts: [], docker: { context: false, defaultSocket: false }, stopMode: 'shutdown' });
   const settings = loadSettings(p.settings);
   const imageDir = fakeImage(path.join(home, 'image'));
   fs.writeFileSync(p.disk, 'disk');
