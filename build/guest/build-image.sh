@@ -165,12 +165,16 @@ if [ -e "$root/usr/lib/binfmt.d/qemu-$foreign.conf" ]; then
   rm -f "$root/usr/lib/binfmt.d/qemu-$foreign.conf" "$root/usr/share/qemu/binfmt.d/qemu-$foreign.conf"
 fi
 systemctl --root="$root" enable berth-boot.service docker.service ssh.service >/dev/null 2>&1
+# Masked: what a VM with no display, no EFI, no apt runs and no first-boot work needs (the build ran
+# ldconfig already; under TCG each of these cost 1-3 s of a fresh disk's boot).
 systemctl --root="$root" mask \
   apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
   e2scrub_all.timer e2scrub_reap.service fstrim.timer dpkg-db-backup.timer \
   getty@tty1.service systemd-binfmt.service ssh-keygen.service \
   systemd-networkd-wait-online.service systemd-timesyncd.service \
   systemd-journal-flush.service sys-kernel-debug.mount sys-kernel-tracing.mount \
+  modprobe@drm.service modprobe@efi_pstore.service ldconfig.service systemd-update-done.service \
+  systemd-journal-catalog-update.service \
   >/dev/null 2>&1
 systemctl --root="$root" set-default multi-user.target >/dev/null 2>&1
 rm -f "$root"/etc/ssh/ssh_host_*
