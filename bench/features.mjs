@@ -190,7 +190,7 @@ try {
   if (pick('emulation')) await emulation();
   if (pick('mounts')) await mounts();
   if (pick('ports')) await ports();
-  if (pick('dns')) await dnsBench({ shell, fig, runs: RUNS, results });
+  if (pick('dns')) await dnsBench({ inst, shell, fig, runs: RUNS, results });
   if (pick('udp')) await udpBench({ inst, shell, fig, runs: RUNS, results });
 } finally {
   await inst.berth(['stop', '--force'], { timeoutMs: 120_000 });
