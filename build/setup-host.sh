@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Berth needs on a Linux host (QEMU, the image builder's tools, the
-# docker CLI if none is on PATH, Chromium for the UI tests). Idempotent; does nothing when all
+# docker CLI if none is on PATH, Chromium for the UI tests, a registry, openssl and a C compiler for
+# the networking suites). Idempotent; does nothing when all
 # are present. Needs root (or sudo) and Debian's apt.
 set -euo pipefail
 pkgs=(qemu-system-x86 qemu-system-arm qemu-utils qemu-user-static mmdebstrap arch-test binfmt-support
       e2fsprogs zstd cpio kmod busybox-static openssh-client chromium iproute2 procps util-linux
-      docker-registry openssl)
+      docker-registry openssl gcc libc6-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
