@@ -6,10 +6,11 @@ import path from 'node:path';
 import { validateRequest } from '../shared/contract.js';
 import type { EventName, Events, Envelope, Method, Params, Result } from '../shared/contract.js';
 import type { JournalEvents } from '../shared/journal.js';
+import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS } from '../shared/status.js';
 import type { Accel, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
-import { hostOfProcess } from './accel.js';
+import { hostOfProcess, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
 import type { Backend } from './backend.js';
@@ -20,7 +21,7 @@ import { readImageDir, resolveImage } from './image/local.js';
 import type { GuestImage } from './image/local.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
-import { readImageMemo, removeRunFiles, settingsOrUndefined, writeVmState } from './instance/index.js';
+import { baseStatus, readImageMemo, removeRunFiles, settingsOrUndefined, writeVmState } from './instance/index.js';
 import type { QemuHost } from './qemu-args.js';
 import { configureTools } from './tools.js';
 import type { ChoiceEnv } from './vm/choice.js';
@@ -36,9 +37,6 @@ import { Guest } from './guest/index.js';
 import { StepTracker } from './lifecycle/steps.js';
 import { AgentWatch } from './lifecycle/agent.js';
 import { powerDown, teardown } from './lifecycle/stop.js';
-import { liveStatus } from './lifecycle/status.js';
-import { changeSettings, restartNeeded } from './lifecycle/settings.js';
-import type { SettingsHost } from './lifecycle/settings.js';
 import type { StopHost } from './lifecycle/stop.js';
 import { Aborted, climb } from './lifecycle/ladder.js';
 import type { Start, StartHost, StartNotes, TaggedMount } from './lifecycle/ladder.js';
@@ -53,9 +51,10 @@ import { UdpHostfwdService } from './services/udp-hostfwd.js';
 import { SocketInContainersService } from './services/socket-in-containers.js';
 import { TestcontainersService } from './services/testcontainers.js';
 import { ProxyService } from './services/proxy.js';
+import { resolveCaCertificates } from './ca-certificates.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
-import { bumpGeneration, discardSaved } from './suspend/saved-state.js';
+import { bumpGeneration, discardSaved, savedInfo } from './suspend/saved-state.js';
 
 export interface SupervisorOptions {
   paths: InstancePaths;
@@ -212,21 +211,6 @@ export class Supervisor implements Backend {
     };
   }
 
-  /** What a settings change (lifecycle/settings.ts) needs of the engine. */
-  private settingsHost(): SettingsHost {
-    return {
-      paths: this.paths,
-      agent: this.agent,
-      defaultSocket: this.defaultSocket,
-      testcontainers: this.testcontainers,
-      emulation: this.emulation,
-      state: () => this.state,
-      journal: (kind, data) => void this.log.append(kind, data),
-      emitStatus: () => this.emitStatus(),
-      restartNeeded: () => this.restartNeeded(),
-    };
-  }
-
   /** What the ladders (lifecycle/) need of the engine during a start. */
   private startHost(): StartHost {
     return {
@@ -330,7 +314,7 @@ export class Supervisor implements Backend {
       case 'settings.get':
         return loadSettings(this.paths.settings);
       case 'settings.set':
-        return changeSettings(this.settingsHost(), (params as Params<'settings.set'>).patch);
+        return this.setSettings((params as Params<'settings.set'>).patch);
       case 'logs.tail': {
         const p = params as Params<'logs.tail'>;
         const file = { events: this.paths.events, serial: this.paths.serialLog, agent: this.paths.agentLog, supervisor: this.paths.supervisorLog }[p.source];
@@ -366,22 +350,42 @@ export class Supervisor implements Backend {
   // ---- status ----
 
   status(): Status {
-    return liveStatus({
-      paths: this.paths,
-      settings: this.run?.settings ?? this.safeSettings(),
+    const s = this.run?.settings ?? this.safeSettings();
+    const arch = s?.arch ?? 'x86_64';
+    const st = baseStatus(this.paths, s, {
       state: this.state,
       steps: this.steps.snapshot(),
-      run: this.run,
-      agentPid: this.agent.pid,
+      pids: {
+        supervisor: process.pid,
+        ...(this.run ? { qemu: this.run.vm.pid } : {}),
+        ...(this.agent.pid ? { agent: this.agent.pid } : {}),
+      },
       restartNeeded: this.restartNeeded(),
-      services: this.services,
-      notes: this.notes,
-      error: this.error,
-      startedAt: this.startedAt,
-      readyMs: this.readyMs,
-      lastStop: this.lastStop,
-      degradedReason: this.agentWatch.degradedReason,
     });
+    for (const svc of this.services) svc.status?.(st);
+    if (this.run) st.accel = this.run.accel;
+    try {
+      const d = fs.statSync(this.paths.disk);
+      st.diskUsage = { fileBytes: d.blocks * 512, virtualBytes: (s?.diskGiB ?? 0) * 2 ** 30 };
+    } catch {
+      // no disk yet
+    }
+    if (this.notes.accel) st.accelNote = this.notes.accel;
+    const accelMemo = rememberedAccelFailures(this.paths.cache, { guest: arch });
+    if (accelMemo.length) st.accelMemo = accelMemo;
+    if (this.error) st.error = this.error;
+    if (this.startedAt) st.startedAt = this.startedAt;
+    if (this.readyMs !== undefined) st.readyMs = this.readyMs;
+    const saved = this.run ? undefined : savedInfo(this.paths);
+    if (saved) st.saved = saved;
+    if (this.notes.resume) st.resume = this.notes.resume;
+    if (this.notes.adopt) st.adoptNote = this.notes.adopt;
+    if (this.lastStop) st.lastStop = this.lastStop;
+    const degraded = this.agentWatch.degradedReason;
+    if (degraded && this.state === 'degraded' && !st.error) {
+      st.error = { code: 'E_AGENT', message: degraded, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
+    }
+    return st;
   }
 
   private safeSettings(): Settings | undefined {
@@ -389,7 +393,10 @@ export class Supervisor implements Backend {
   }
 
   private restartNeeded(): boolean {
-    return restartNeeded(this.run, this.safeSettings());
+    if (!this.run) return false;
+    const cur = this.safeSettings();
+    if (!cur) return false;
+    return RESTART_KEYS.some((k) => JSON.stringify(cur[k]) !== JSON.stringify(this.run!.settings[k]));
   }
 
   private setState(state: VmState, extra: Omit<JournalEvents['state'], 'state'> = {}): void {
@@ -570,6 +577,26 @@ export class Supervisor implements Backend {
   /** The readiness step "apply": every service brings its part of the guest and the host up. */
   private async applyGuestState(settings: Settings): Promise<void> {
     await Promise.all(this.services.map((svc) => svc.onReady?.(settings)));
+  }
+
+  // ---- settings ----
+
+  private async setSettings(patch: Partial<Settings>): Promise<{ settings: Settings; restartNeeded: boolean }> {
+    const cur = loadSettings(this.paths.settings);
+    const next = applyPatch(cur, patch);
+    resolveMounts(next.mounts, currentHost());
+    resolveCaCertificates(next.caCertificates, currentHost().home);
+    saveSettings(this.paths.settings, next);
+    this.log.append('settings', { keys: Object.keys(patch) });
+    if (patch.ports && this.agent.pid) this.agent.send({ type: 'ports-config', ports: next.ports });
+    if (patch.docker && patch.docker.defaultSocket !== cur.docker.defaultSocket && (this.state === 'running' || this.state === 'degraded')) {
+      await Promise.all([this.defaultSocket.onReady(next), this.testcontainers.onReady(next)]);
+    }
+    if (patch.emulation && patch.emulation.enabled !== cur.emulation.enabled && (this.state === 'running' || this.state === 'degraded')) {
+      await this.emulation.set(next.emulation.enabled);
+    }
+    this.emitStatus();
+    return { settings: next, restartNeeded: this.restartNeeded() };
   }
 
   // ---- stop ----
