@@ -24,20 +24,19 @@ import type { InstancePaths } from './instance.js';
 import { baseStatus, readImageMemo, removeRunFiles, settingsOrUndefined, writeVmState } from './instance/index.js';
 import type { QemuHost } from './qemu-args.js';
 import { configureTools } from './tools.js';
+import { isAlive } from './qemu-process.js';
 import type { ChoiceEnv } from './vm/choice.js';
 import { Vm } from './vm/vm.js';
 import { writeSeed } from './seed.js';
 import type { SshMaterial } from './ssh-keys.js';
 import type { QemuCommand } from './qemu-args.js';
-import { restartHeld } from './suspend/save.js';
+import { restartHeld, saveVm } from './suspend/save.js';
 import type { SaveContext } from './suspend/save.js';
 import type { Run } from './vm/run.js';
 import { DockerService } from './docker/service.js';
 import { Guest } from './guest/index.js';
 import { StepTracker } from './lifecycle/steps.js';
 import { AgentWatch } from './lifecycle/agent.js';
-import { powerDown, teardown } from './lifecycle/stop.js';
-import type { StopHost } from './lifecycle/stop.js';
 import { Aborted, climb } from './lifecycle/ladder.js';
 import type { Start, StartHost, StartNotes, TaggedMount } from './lifecycle/ladder.js';
 import { LADDERS, WAYS } from './lifecycle/ladders.js';
@@ -190,24 +189,6 @@ export class Supervisor implements Backend {
         this.ports.clear();
       },
       restartNeeded: () => this.restartNeeded(),
-    };
-  }
-
-  /** What bringing the VM down (lifecycle/stop.ts) needs of the engine. */
-  private stopHost(): StopHost {
-    return {
-      agent: this.agent,
-      guest: this.guest,
-      services: this.services,
-      ports: this.ports,
-      run: () => this.run,
-      dropRun: () => {
-        this.run = null;
-      },
-      saveContext: () => this.saveContext(),
-      journal: (kind, data) => void this.log.append(kind, data),
-      progress: (label) => void this.bus.emit('progress', { task: 'stop', label }),
-      cleanupFiles: () => this.cleanupFiles(),
     };
   }
 
@@ -462,7 +443,7 @@ export class Supervisor implements Backend {
       if (e instanceof Aborted) {
         // A stop arrived mid-start: undo what this start brought up and end in a defined state.
         this.log.append('start-cancelled', { step: current });
-        await teardown(this.stopHost());
+        await this.teardown();
         this.steps.reset();
         this.setState('stopped', { cancelled: true });
         return this.status();
@@ -478,7 +459,7 @@ export class Supervisor implements Backend {
       };
       const was = this.steps.stateOf(current);
       if (was !== undefined && was !== 'done') this.stepUpdate(current, 'failed', err.message);
-      await teardown(this.stopHost());
+      await this.teardown();
       this.setState('error', { error: this.error });
       return this.status();
     }
@@ -560,7 +541,7 @@ export class Supervisor implements Backend {
     };
     // Say so first (within milliseconds of the exit), then clean up behind it.
     this.setState('error', { error: this.error });
-    this.tearingDown = teardown(this.stopHost()).finally(() => {
+    this.tearingDown = this.teardown().finally(() => {
       this.tearingDown = null;
       this.emitStatus();
     });
@@ -631,7 +612,30 @@ export class Supervisor implements Backend {
     this.setState('stopping', { force, mode });
     this.bus.emit('progress', { task: 'stop', label: 'Stopping Docker' });
     if (shutdown && discardSaved(this.paths)) this.log.append('saved-discarded', { why: 'stop --shutdown' });
-    const { how, note, bytes } = await powerDown(this.stopHost(), { mode, force, was });
+    let how = '';
+    let note: string | undefined;
+    let bytes: number | undefined;
+    if (mode === 'suspend') {
+      const r = await saveVm(this.saveContext(), this.run, was);
+      if (r.ok) {
+        how = 'suspend';
+        bytes = r.bytes;
+        note = r.note;
+      } else {
+        // Suspend is an optimisation; stopping is what the user asked for. Say why in one line.
+        note = `shut down instead of suspending: ${r.reason}`;
+        this.log.append('suspend-failed', { reason: r.reason });
+      }
+    }
+    if (!how) {
+      if (!force && this.agent.pid) await this.guest.sync(5000).catch(() => undefined);
+      await this.agent.stop();
+      how = await this.shutdownQemu(force);
+    }
+    await this.cleanupFiles();
+    for (const svc of this.services) svc.onStop?.();
+    this.run = null;
+    this.ports.clear();
     this.mounts.markPending();
     this.steps.reset();
     this.error = undefined;
@@ -645,11 +649,30 @@ export class Supervisor implements Backend {
     return this.status();
   }
 
+  /** The VM's power-off ladder (vm/vm.ts), its rungs shown as stop progress. */
+  private async shutdownQemu(force: boolean): Promise<string> {
+    if (!this.run) return 'not running';
+    return this.run.vm.powerOff({ force, progress: (label) => this.bus.emit('progress', { task: 'stop', label }) });
+  }
+
   private async killQemu(): Promise<void> {
     const run = this.run;
     if (!run) return;
     await run.vm.kill();
     this.run = null;
+  }
+
+  /** After a failure: stop whatever this start brought up, in reverse order. */
+  private async teardown(): Promise<void> {
+    for (const svc of this.services) svc.onStop?.();
+    await this.agent.stop();
+    this.ports.clear();
+    if (this.run && isAlive(this.run.vm.pid)) {
+      await this.shutdownQemu(true).catch(() => undefined);
+    }
+    this.run?.vm.detach();
+    this.run = null;
+    await this.cleanupFiles();
   }
 
   /**
