@@ -13,6 +13,7 @@ import type { Accel, StepName, StepRecord, Status, StopInfo, VmError, VmState } 
 import { hostOfProcess, rememberedAccelFailures } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
+import type { AgentInit, FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
 import { BerthFailure, toBerthError } from './errors.js';
@@ -36,7 +37,6 @@ import type { Run } from './vm/run.js';
 import { DockerService } from './docker/service.js';
 import { Guest } from './guest/index.js';
 import { StepTracker } from './lifecycle/steps.js';
-import { AgentWatch } from './lifecycle/agent.js';
 import { Aborted, climb } from './lifecycle/ladder.js';
 import type { Start, StartHost, StartNotes, TaggedMount } from './lifecycle/ladder.js';
 import { LADDERS, WAYS } from './lifecycle/ladders.js';
@@ -80,6 +80,9 @@ export class Supervisor implements Backend {
   private state: VmState = 'stopped';
   private readonly steps = new StepTracker({ journal: (k, d) => void this.log.append(k, d), progress: (p) => void this.bus.emit('progress', p), changed: () => this.emitStatus() });
   private error: VmError | undefined;
+  private degradedReason: string | undefined;
+  /** When the agent last reported SSH lost: a QEMU exit right after it was the cause, not a symptom. */
+  private sshLostAt = 0;
   private readyMs: number | undefined;
   private startedAt: string | undefined;
   private run: Run | null = null;
@@ -100,8 +103,7 @@ export class Supervisor implements Backend {
   private readonly defaultSocket: DefaultSocketService;
   private readonly testcontainers: TestcontainersService;
   private readonly proxy: ProxyService;
-  /** the host agent's part of a start, its messages, its restarts */
-  private readonly agentWatch: AgentWatch;
+  private agentRestarts = 0;
   private lastStop: StopInfo | undefined;
   /** what the last start found and did (accelerator, resume, adopt) */
   private notes: StartNotes = { restartAfterResume: [] };
@@ -122,6 +124,8 @@ export class Supervisor implements Backend {
     this.log = new EventLog(this.paths.events);
     this.agent = new AgentHost(this.forker, this.paths.agentLog);
     this.guest = new Guest(this.agent);
+    this.agent.on('message', (m) => this.onAgentMessage(m));
+    this.agent.on('exit', (why) => this.onAgentExit(why));
     const s = this.safeSettings();
     const ctx = this.serviceContext();
     this.clock = this.register(new ClockService(ctx));
@@ -135,22 +139,6 @@ export class Supervisor implements Backend {
     const udpRules = this.register(new UdpHostfwdService(() => this.run?.vm.qmp ?? null, (line) => void this.bus.emit('log', { source: 'supervisor', line })));
     this.ports = this.register(new PortsService(ctx, udpRules));
     this.proxy = this.register(new ProxyService(ctx));
-    this.agentWatch = new AgentWatch({
-      paths: this.paths,
-      agent: this.agent,
-      steps: this.steps,
-      ports: this.ports,
-      clock: this.clock,
-      run: () => this.run,
-      state: () => this.state,
-      setState: (state, extra) => this.setState(state, extra),
-      emitStatus: () => this.emitStatus(),
-      journal: (kind, data) => void this.log.append(kind, data),
-      log: (line) => void this.bus.emit('log', { source: 'agent', line }),
-      qemuUp: () => this.qemuUp(),
-      qemuOutput: () => this.qemuOutput(),
-      aborted: () => this.abortStart,
-    });
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
   }
 
@@ -225,7 +213,7 @@ export class Supervisor implements Backend {
       restartNeeded: () => this.restartNeeded(),
       imageFor: (settings) => this.imageFor(settings),
       writeSeed: (settings, bootId, ssh, mounts) => this.writeBootSeed(settings, bootId, ssh, mounts),
-      agentLadder: (timeoutMs, onStep) => this.agentWatch.ladder(timeoutMs, onStep),
+      agentLadder: (timeoutMs, onStep) => this.runAgentLadder(timeoutMs, onStep),
       applyGuestState: (settings) => this.applyGuestState(settings),
       afterResume: () => this.afterResume(),
     };
@@ -362,9 +350,8 @@ export class Supervisor implements Backend {
     if (this.notes.resume) st.resume = this.notes.resume;
     if (this.notes.adopt) st.adoptNote = this.notes.adopt;
     if (this.lastStop) st.lastStop = this.lastStop;
-    const degraded = this.agentWatch.degradedReason;
-    if (degraded && this.state === 'degraded' && !st.error) {
-      st.error = { code: 'E_AGENT', message: degraded, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
+    if (this.degradedReason && this.state === 'degraded' && !st.error) {
+      st.error = { code: 'E_AGENT', message: this.degradedReason, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
     }
     return st;
   }
@@ -412,7 +399,8 @@ export class Supervisor implements Backend {
     this.error = undefined;
     this.readyMs = undefined;
     this.abortStart = false;
-    this.agentWatch.reset();
+    this.degradedReason = undefined;
+    this.agentRestarts = 0;
     this.notes = { restartAfterResume: [] };
     let start: Start | undefined;
     try {
@@ -534,7 +522,7 @@ export class Supervisor implements Backend {
     // The VM died under us: say so at once, with the exit reason and where to look.
     this.error = {
       code: 'E_QEMU_EXITED',
-      message: `QEMU ${why} while the VM was ${this.state === 'degraded' && Date.now() - this.agentWatch.sshLostAt < 2000 ? 'running' : this.state}`,
+      message: `QEMU ${why} while the VM was ${this.state === 'degraded' && Date.now() - this.sshLostAt < 2000 ? 'running' : this.state}`,
       hint: `See ${this.paths.qemuLog} and the serial log; \`berth start\` boots it again (the disk is journaled).`,
       serialLog: this.paths.serialLog,
       at: new Date().toISOString(),
@@ -554,6 +542,96 @@ export class Supervisor implements Backend {
   }
 
 
+
+  private agentWaiter: { step: (m: FromAgent) => void; exit: (why: string) => void } | null = null;
+
+  private runAgentLadder(timeoutMs: number, onStep: (s: StepName) => void): Promise<void> {
+    const run = this.run!;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BerthFailure('E_BOOT_TIMEOUT', `the guest did not get ready within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      const exitWatch = setInterval(() => {
+        if (!this.qemuUp()) done(new BerthFailure('E_QEMU_EXITED', `QEMU exited during boot: ${this.qemuOutput() || 'see qemu.log'}`));
+        else if (this.abortStart) done(new Aborted('start cancelled by stop'));
+      }, 100);
+      const done = (e?: Error) => {
+        clearTimeout(timer);
+        clearInterval(exitWatch);
+        this.agentWaiter = null;
+        if (e) reject(e);
+        else resolve();
+      };
+      this.agentWaiter = {
+        step: (m) => {
+          if (m.type === 'step') {
+            onStep(m.name);
+            if (m.state === 'failed') {
+              const code = m.name === 'docker' ? 'E_DOCKER' : m.name === 'socket' ? 'E_SOCKET' : 'E_SSH';
+              done(new BerthFailure(code, m.detail ?? `${m.name} failed`));
+            }
+          } else if (m.type === 'ready') done();
+        },
+        // Nothing restarts an agent during a start: waiting on would only end in the timeout.
+        exit: (why) => {
+          const at = STEPS.slice(4, 8).find((s) => this.steps.stateOf(s.name) !== 'done');
+          if (at) onStep(at.name);
+          done(new BerthFailure('E_AGENT', `the host agent ${why} during the start`, `See ${this.paths.agentLog}.`));
+        },
+      };
+      this.agent.start(this.agentInit(run, timeoutMs));
+    });
+  }
+
+  /** What the host agent needs to reach this VM's guest; `quiet` for a restart behind a running VM. */
+  private agentInit(run: Run, deadlineMs: number, quiet = false): AgentInit {
+    return { type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs, ...(quiet ? { quiet: true } : {}), ports: run.settings.ports };
+  }
+
+  private onAgentMessage(m: FromAgent): void {
+    if (m.type === 'step') {
+      if (this.state === 'starting') this.stepUpdate(m.name, m.state, m.detail);
+    } else if (m.type === 'ports') {
+      this.ports.update(m.ports);
+      this.emitStatus();
+    } else if (m.type === 'hostfwd') {
+      void this.ports.hostfwd(m.req).then((r) => this.agent.send({ type: 'hostfwd-result', id: m.id, ...r }));
+    } else if (m.type === 'log') {
+      this.bus.emit('log', { source: 'agent', line: m.line });
+    } else if (m.type === 'ssh') {
+      this.log.append('ssh', { up: m.up, ...(m.reason ? { reason: m.reason } : {}) });
+      // QEMU dying also drops SSH, sometimes a moment before its monitor closes: that is a QEMU
+      // exit (reported by onQemuGone), not a degraded-but-running VM.
+      if (!m.up && this.state === 'running' && this.run && isAlive(this.run.vm.pid)) {
+        this.sshLostAt = Date.now();
+        this.degradedReason = `SSH connection to the guest lost (${m.reason ?? 'closed'}); reconnecting`;
+        this.setState('degraded');
+      } else if (m.up && this.state === 'degraded') {
+        this.degradedReason = undefined;
+        this.setState('running');
+        void this.clock.sync('ssh reconnected');
+      }
+    } else if (m.type === 'ready' && this.state === 'degraded') {
+      this.degradedReason = undefined;
+      this.setState('running', { agent: 'restarted' });
+    }
+    this.agentWaiter?.step(m);
+  }
+
+  private onAgentExit(why: string): void {
+    this.log.append('agent-exit', { why });
+    this.agentWaiter?.exit(why);
+    if (this.state !== 'running' && this.state !== 'degraded') return;
+    // The VM is fine; bring the agent back (the Docker socket is down meanwhile: say so).
+    this.degradedReason = `host agent ${why}; restarting it`;
+    this.ports.clear();
+    this.setState('degraded');
+    this.agentRestarts++;
+    const delay = this.agentRestarts <= 1 ? 20 : Math.min(5000, 100 * 2 ** Math.min(this.agentRestarts, 6));
+    setTimeout(() => {
+      const run = this.run;
+      if (!run || (this.state !== 'degraded' && this.state !== 'running')) return;
+      this.agent.start(this.agentInit(run, 120_000, true));
+    }, delay);
+  }
 
   /** The readiness step "apply": every service brings its part of the guest and the host up. */
   private async applyGuestState(settings: Settings): Promise<void> {
