@@ -6,14 +6,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../../../electron/engine/config.js';
-import { Guest } from '../../../electron/engine/guest/index.js';
 import { ensureInstanceDir, instancePaths } from '../../../electron/engine/instance/index.js';
 import { DefaultSocketService, appleScriptString, inspectSystemSocket, linkCommand, planDefaultSocket } from '../../../electron/engine/services/default-socket.js';
 import type { PrivilegedRunner } from '../../../electron/engine/services/default-socket.js';
-import type { ServiceContext } from '../../../electron/engine/services/service.js';
 import type { Settings } from '../../../electron/shared/settings.js';
 import type { Status } from '../../../electron/shared/status.js';
 import { removeScratch, scratch } from './helpers/stand-ins.js';
+import { serviceContext } from './helpers/service-context.js';
 
 afterAll(removeScratch);
 
@@ -27,17 +26,7 @@ function setup(opts: { platform: 'darwin' | 'linux'; uid: number; runPrivileged?
   const varRun = path.join(home, 'var-run');
   fs.mkdirSync(varRun);
   const systemSocket = path.join(varRun, 'docker.sock');
-  const ctx: ServiceContext = {
-    paths: p,
-    guest: new Guest({ exec: () => Promise.reject(new Error('no guest')) }),
-    env: {},
-    resourcesPath: undefined,
-    vmState: () => 'running',
-    guestReachable: () => true,
-    journal: () => undefined,
-    emit: () => undefined,
-    statusChanged: () => undefined,
-  };
+  const ctx = serviceContext(p);
   const svc = new DefaultSocketService(ctx, { ...opts, systemSocket });
   const status = () => {
     const st = {} as Status;

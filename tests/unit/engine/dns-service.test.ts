@@ -6,12 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultSettings, saveSettings } from '../../../electron/engine/config.js';
 import { startDnsServer } from '../../../electron/engine/dns/server.js';
 import { EventLog } from '../../../electron/engine/event-log.js';
-import { Guest } from '../../../electron/engine/guest/index.js';
 import type { ExecResult } from '../../../electron/engine/guest/index.js';
 import { baseStatus, ensureInstanceDir, instancePaths, pendingSteps } from '../../../electron/engine/instance/index.js';
 import { DnsService } from '../../../electron/engine/services/dns.js';
-import type { ServiceContext } from '../../../electron/engine/services/service.js';
 import { removeScratch, scratch } from './helpers/stand-ins.js';
+import { serviceContext } from './helpers/service-context.js';
 
 afterAll(removeScratch);
 
@@ -21,22 +20,13 @@ function context(answer: Partial<ExecResult>) {
   saveSettings(p.settings, defaultSettings());
   const sent: string[] = [];
   const log = new EventLog(p.events);
-  const ctx: ServiceContext = {
-    paths: p,
-    guest: new Guest({
-      exec: async (cmd) => {
-        sent.push(cmd);
-        return { code: 0, stdout: '', stderr: '', ...answer };
-      },
-    }),
-    env: {},
-    resourcesPath: undefined,
-    vmState: () => 'running',
-    guestReachable: () => true,
+  const ctx = serviceContext(p, {
+    exec: async (cmd) => {
+      sent.push(cmd);
+      return { code: 0, stdout: '', stderr: '', ...answer };
+    },
     journal: (kind, data) => void log.append(kind, data),
-    emit: () => undefined,
-    statusChanged: () => undefined,
-  };
+  });
   const status = () => {
     const st = baseStatus(p, defaultSettings(), { state: 'running', steps: pendingSteps(), pids: {}, restartNeeded: false });
     return st;

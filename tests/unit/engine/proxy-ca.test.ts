@@ -8,18 +8,17 @@ import { resolveCaCertificates } from '../../../electron/engine/ca-certificates.
 import { defaultSettings, parseSettings, saveSettings, validateSettings } from '../../../electron/engine/config.js';
 import type { HostInfo } from '../../../electron/engine/config.js';
 import { BerthFailure } from '../../../electron/engine/errors.js';
-import { Guest } from '../../../electron/engine/guest/index.js';
 import { ensureInstanceDir, instancePaths } from '../../../electron/engine/instance/index.js';
 import { effectiveProxy, forGuest, maskCredentials } from '../../../electron/engine/proxy.js';
 import { readSeed, seedText, writeSeed } from '../../../electron/engine/seed.js';
 import type { SeedInput } from '../../../electron/engine/seed.js';
 import { ProxyService } from '../../../electron/engine/services/proxy.js';
-import type { ServiceContext } from '../../../electron/engine/services/service.js';
 import { formatProxy, formatStatus } from '../../../electron/cli/format.js';
 import { RESTART_KEYS } from '../../../electron/shared/settings.js';
 import type { Settings } from '../../../electron/shared/settings.js';
 import type { Status } from '../../../electron/shared/status.js';
 import { removeScratch, scratch } from './helpers/stand-ins.js';
+import { serviceContext } from './helpers/service-context.js';
 
 const host: HostInfo = { platform: 'linux', arch: 'x64', cpus: 8, memoryBytes: 16 * 2 ** 30, home: '/home/u' };
 
@@ -178,17 +177,7 @@ describe('the proxy service', () => {
     ensureInstanceDir(p);
     const s = { ...defaultSettings(), ...settings };
     saveSettings(p.settings, s);
-    const ctx: ServiceContext = {
-      paths: p,
-      guest: new Guest({ exec: async () => ({ code: 0, stdout: '', stderr: '' }) }),
-      env,
-      resourcesPath: undefined,
-      vmState: () => 'running',
-      guestReachable: () => true,
-      journal: () => undefined,
-      emit: () => undefined,
-      statusChanged: () => undefined,
-    };
+    const ctx = serviceContext(p, { exec: async () => ({ code: 0, stdout: '', stderr: '' }), env });
     return { p, s, svc: new ProxyService(ctx) };
   }
 

@@ -3,13 +3,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSettings } from '../../../electron/engine/config.js';
 import { EventLog } from '../../../electron/engine/event-log.js';
-import { GUEST_COMMANDS, Guest } from '../../../electron/engine/guest/index.js';
+import { GUEST_COMMANDS } from '../../../electron/engine/guest/index.js';
 import type { ExecResult } from '../../../electron/engine/guest/index.js';
 import { ensureInstanceDir, instancePaths } from '../../../electron/engine/instance/index.js';
-import type { ServiceContext } from '../../../electron/engine/services/service.js';
 import { SocketInContainersService } from '../../../electron/engine/services/socket-in-containers.js';
 import type { Status } from '../../../electron/shared/status.js';
 import { removeScratch, scratch } from './helpers/stand-ins.js';
+import { serviceContext } from './helpers/service-context.js';
 
 afterAll(removeScratch);
 
@@ -18,22 +18,13 @@ function setup(answer: Partial<ExecResult>) {
   ensureInstanceDir(p);
   const sent: string[] = [];
   const log = new EventLog(p.events);
-  const ctx: ServiceContext = {
-    paths: p,
-    guest: new Guest({
-      exec: async (cmd) => {
-        sent.push(cmd);
-        return { code: 0, stdout: '', stderr: '', ...answer };
-      },
-    }),
-    env: {},
-    resourcesPath: undefined,
-    vmState: () => 'running',
-    guestReachable: () => true,
+  const ctx = serviceContext(p, {
+    exec: async (cmd) => {
+      sent.push(cmd);
+      return { code: 0, stdout: '', stderr: '', ...answer };
+    },
     journal: (kind, data) => void log.append(kind, data),
-    emit: () => undefined,
-    statusChanged: () => undefined,
-  };
+  });
   const svc = new SocketInContainersService(ctx);
   const status = () => {
     const st = {} as Status;

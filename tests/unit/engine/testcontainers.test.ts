@@ -6,13 +6,12 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultSettings } from '../../../electron/engine/config.js';
-import { Guest } from '../../../electron/engine/guest/index.js';
 import { ensureInstanceDir, instancePaths } from '../../../electron/engine/instance/index.js';
-import type { ServiceContext } from '../../../electron/engine/services/service.js';
 import { MARKER, TestcontainersService, parseLine, withOurLine, withoutOurLine } from '../../../electron/engine/services/testcontainers.js';
 import type { Settings } from '../../../electron/shared/settings.js';
 import type { Status } from '../../../electron/shared/status.js';
 import { removeScratch, scratch } from './helpers/stand-ins.js';
+import { serviceContext } from './helpers/service-context.js';
 
 afterAll(removeScratch);
 
@@ -29,17 +28,7 @@ function setup(opts: { current: boolean }) {
   fs.mkdirSync(dockerConfig);
   const useContext = (name: string) => fs.writeFileSync(path.join(dockerConfig, 'config.json'), JSON.stringify({ currentContext: name, auths: {} }));
   useContext(opts.current ? 'berth' : 'desktop-linux');
-  const ctx: ServiceContext = {
-    paths: p,
-    guest: new Guest({ exec: () => Promise.reject(new Error('no guest')) }),
-    env: { HOME: home },
-    resourcesPath: undefined,
-    vmState: () => 'running',
-    guestReachable: () => true,
-    journal: () => undefined,
-    emit: () => undefined,
-    statusChanged: () => undefined,
-  };
+  const ctx = serviceContext(p, { env: { HOME: home } });
   const svc = new TestcontainersService(ctx, 60_000);
   const file = path.join(home, '.testcontainers.properties');
   const status = () => {
