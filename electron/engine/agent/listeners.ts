@@ -1,5 +1,6 @@
 // Parsing the guest's listener tables (/proc/net/tcp, tcp6, udp, udp6) and deciding what to
 // forward. Pure functions: unit-tested without a VM.
+import type { PortForward } from '../../shared/status.js';
 
 export interface GuestListener {
   port: number;
@@ -167,4 +168,17 @@ export function wantedUdpForwards(listeners: GuestListener[], rules: PortRules):
       guestAddress: l.address,
       ...(udpReachable(l.address) ? {} : { unreachable: `the guest listener is bound to ${l.address} only; UDP reaches listeners on all addresses (0.0.0.0 or ::)` }),
     }));
+}
+
+/** A forward as clients list it (berth ports, the tray, the dashboard), TCP or UDP alike. */
+export function listedForward(protocol: PortForward['protocol'], f: Pick<PortForward, 'guestPort' | 'hostPort' | 'guestAddress' | 'state' | 'reason'>): PortForward {
+  return {
+    protocol,
+    guestPort: f.guestPort,
+    hostPort: f.hostPort,
+    guestAddress: f.guestAddress,
+    source: 'guest',
+    state: f.state,
+    ...(f.reason ? { reason: f.reason } : {}),
+  };
 }

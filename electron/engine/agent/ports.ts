@@ -10,7 +10,7 @@ import type { ClientChannel } from 'ssh2';
 import type { PortForward } from '../../shared/status.js';
 import { splice } from './docker-socket.js';
 import { GUEST_COMMANDS } from '../guest/commands.js';
-import { connectAddress, hostBind, isLoopbackPeer, parseWatchLine, wantedForwards } from './listeners.js';
+import { connectAddress, hostBind, isLoopbackPeer, listedForward, parseWatchLine, wantedForwards } from './listeners.js';
 import type { GuestListener, PortRules, WantedForward } from './listeners.js';
 import { formatAddress, loopbackListeners, portTakenReason } from './port-probe.js';
 import type { SshLink } from './ssh-link.js';
@@ -228,15 +228,7 @@ export class PortForwarder {
   list(): PortForward[] {
     const tcp: PortForward[] = [...this.forwards.values()]
       .filter((f) => !f.opening)
-      .map((f) => ({
-        protocol: 'tcp',
-        guestPort: f.guestPort,
-        hostPort: f.hostPort,
-        guestAddress: f.guestAddress,
-        source: 'guest',
-        state: f.state,
-        ...(f.reason ? { reason: f.reason } : {}),
-      }));
+      .map((f) => listedForward('tcp', f));
     return [...tcp, ...(this.udp?.list() ?? [])].sort((a, b) => a.guestPort - b.guestPort || a.protocol.localeCompare(b.protocol));
   }
 

@@ -7,7 +7,7 @@
 // bound first: a port another program holds fails the forward before QEMU is asked anything.
 import type dgram from 'node:dgram';
 import type { PortForward } from '../../shared/status.js';
-import { hostBind, wantedUdpForwards } from './listeners.js';
+import { hostBind, listedForward, wantedUdpForwards } from './listeners.js';
 import type { GuestListener, PortRules, WantedUdpForward } from './listeners.js';
 import { formatAddress, portTakenReason } from './port-probe.js';
 import { UdpRelay, bindUdp } from './udp-relay.js';
@@ -156,15 +156,7 @@ export class UdpForwarder {
     return [...this.forwards.values()]
       .filter((f) => !f.opening)
       .sort((a, b) => a.guestPort - b.guestPort)
-      .map((f) => ({
-        protocol: 'udp',
-        guestPort: f.guestPort,
-        hostPort: f.hostPort,
-        guestAddress: f.guestAddress,
-        source: 'guest',
-        state: f.state,
-        ...(f.reason ? { reason: f.reason } : {}),
-      }));
+      .map((f) => listedForward('udp', f));
   }
 
   /** Close every forward (the guest is gone, or the agent stops). */
