@@ -6,14 +6,12 @@ import path from 'node:path';
 import { validateRequest } from '../shared/contract.js';
 import type { EventName, Events, Envelope, Method, Params, Result } from '../shared/contract.js';
 import type { JournalEvents } from '../shared/journal.js';
-import { RESTART_KEYS } from '../shared/settings.js';
 import type { Settings } from '../shared/settings.js';
 import { STEPS } from '../shared/status.js';
 import type { Accel, StepName, StepRecord, Status, StopInfo, VmError, VmState } from '../shared/status.js';
-import { hostOfProcess, rememberedAccelFailures } from './accel.js';
+import { hostOfProcess } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
-import type { AgentInit, FromAgent } from './agent/protocol.js';
 import type { Backend } from './backend.js';
 import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
 import { BerthFailure, toBerthError } from './errors.js';
@@ -22,21 +20,26 @@ import { readImageDir, resolveImage } from './image/local.js';
 import type { GuestImage } from './image/local.js';
 import { checkSocketPaths, ensureInstanceDir } from './instance.js';
 import type { InstancePaths } from './instance.js';
-import { baseStatus, readImageMemo, removeRunFiles, settingsOrUndefined, writeVmState } from './instance/index.js';
+import { readImageMemo, removeRunFiles, settingsOrUndefined, writeVmState } from './instance/index.js';
 import type { QemuHost } from './qemu-args.js';
 import { configureTools } from './tools.js';
-import { isAlive } from './qemu-process.js';
 import type { ChoiceEnv } from './vm/choice.js';
 import { Vm } from './vm/vm.js';
 import { writeSeed } from './seed.js';
 import type { SshMaterial } from './ssh-keys.js';
 import type { QemuCommand } from './qemu-args.js';
-import { restartHeld, saveVm } from './suspend/save.js';
+import { restartHeld } from './suspend/save.js';
 import type { SaveContext } from './suspend/save.js';
 import type { Run } from './vm/run.js';
 import { DockerService } from './docker/service.js';
 import { Guest } from './guest/index.js';
 import { StepTracker } from './lifecycle/steps.js';
+import { AgentWatch } from './lifecycle/agent.js';
+import { powerDown, teardown } from './lifecycle/stop.js';
+import { liveStatus } from './lifecycle/status.js';
+import { changeSettings, restartNeeded } from './lifecycle/settings.js';
+import type { SettingsHost } from './lifecycle/settings.js';
+import type { StopHost } from './lifecycle/stop.js';
 import { Aborted, climb } from './lifecycle/ladder.js';
 import type { Start, StartHost, StartNotes, TaggedMount } from './lifecycle/ladder.js';
 import { LADDERS, WAYS } from './lifecycle/ladders.js';
@@ -50,10 +53,9 @@ import { UdpHostfwdService } from './services/udp-hostfwd.js';
 import { SocketInContainersService } from './services/socket-in-containers.js';
 import { TestcontainersService } from './services/testcontainers.js';
 import { ProxyService } from './services/proxy.js';
-import { resolveCaCertificates } from './ca-certificates.js';
 import { EmulationService } from './services/emulation.js';
 import type { Service, ServiceContext } from './services/service.js';
-import { bumpGeneration, discardSaved, savedInfo } from './suspend/saved-state.js';
+import { bumpGeneration, discardSaved } from './suspend/saved-state.js';
 
 export interface SupervisorOptions {
   paths: InstancePaths;
@@ -80,9 +82,6 @@ export class Supervisor implements Backend {
   private state: VmState = 'stopped';
   private readonly steps = new StepTracker({ journal: (k, d) => void this.log.append(k, d), progress: (p) => void this.bus.emit('progress', p), changed: () => this.emitStatus() });
   private error: VmError | undefined;
-  private degradedReason: string | undefined;
-  /** When the agent last reported SSH lost: a QEMU exit right after it was the cause, not a symptom. */
-  private sshLostAt = 0;
   private readyMs: number | undefined;
   private startedAt: string | undefined;
   private run: Run | null = null;
@@ -103,7 +102,8 @@ export class Supervisor implements Backend {
   private readonly defaultSocket: DefaultSocketService;
   private readonly testcontainers: TestcontainersService;
   private readonly proxy: ProxyService;
-  private agentRestarts = 0;
+  /** the host agent's part of a start, its messages, its restarts */
+  private readonly agentWatch: AgentWatch;
   private lastStop: StopInfo | undefined;
   /** what the last start found and did (accelerator, resume, adopt) */
   private notes: StartNotes = { restartAfterResume: [] };
@@ -124,8 +124,6 @@ export class Supervisor implements Backend {
     this.log = new EventLog(this.paths.events);
     this.agent = new AgentHost(this.forker, this.paths.agentLog);
     this.guest = new Guest(this.agent);
-    this.agent.on('message', (m) => this.onAgentMessage(m));
-    this.agent.on('exit', (why) => this.onAgentExit(why));
     const s = this.safeSettings();
     const ctx = this.serviceContext();
     this.clock = this.register(new ClockService(ctx));
@@ -139,6 +137,22 @@ export class Supervisor implements Backend {
     const udpRules = this.register(new UdpHostfwdService(() => this.run?.vm.qmp ?? null, (line) => void this.bus.emit('log', { source: 'supervisor', line })));
     this.ports = this.register(new PortsService(ctx, udpRules));
     this.proxy = this.register(new ProxyService(ctx));
+    this.agentWatch = new AgentWatch({
+      paths: this.paths,
+      agent: this.agent,
+      steps: this.steps,
+      ports: this.ports,
+      clock: this.clock,
+      run: () => this.run,
+      state: () => this.state,
+      setState: (state, extra) => this.setState(state, extra),
+      emitStatus: () => this.emitStatus(),
+      journal: (kind, data) => void this.log.append(kind, data),
+      log: (line) => void this.bus.emit('log', { source: 'agent', line }),
+      qemuUp: () => this.qemuUp(),
+      qemuOutput: () => this.qemuOutput(),
+      aborted: () => this.abortStart,
+    });
     this.docker = new DockerService({ socketPath: this.paths.docker, diskFile: this.paths.disk, status: () => this.status(), emit: (e, p) => this.bus.emit(e, p), onStatus: (l) => this.on('status', l) });
   }
 
@@ -180,6 +194,39 @@ export class Supervisor implements Backend {
     };
   }
 
+  /** What bringing the VM down (lifecycle/stop.ts) needs of the engine. */
+  private stopHost(): StopHost {
+    return {
+      agent: this.agent,
+      guest: this.guest,
+      services: this.services,
+      ports: this.ports,
+      run: () => this.run,
+      dropRun: () => {
+        this.run = null;
+      },
+      saveContext: () => this.saveContext(),
+      journal: (kind, data) => void this.log.append(kind, data),
+      progress: (label) => void this.bus.emit('progress', { task: 'stop', label }),
+      cleanupFiles: () => this.cleanupFiles(),
+    };
+  }
+
+  /** What a settings change (lifecycle/settings.ts) needs of the engine. */
+  private settingsHost(): SettingsHost {
+    return {
+      paths: this.paths,
+      agent: this.agent,
+      defaultSocket: this.defaultSocket,
+      testcontainers: this.testcontainers,
+      emulation: this.emulation,
+      state: () => this.state,
+      journal: (kind, data) => void this.log.append(kind, data),
+      emitStatus: () => this.emitStatus(),
+      restartNeeded: () => this.restartNeeded(),
+    };
+  }
+
   /** What the ladders (lifecycle/) need of the engine during a start. */
   private startHost(): StartHost {
     return {
@@ -213,7 +260,7 @@ export class Supervisor implements Backend {
       restartNeeded: () => this.restartNeeded(),
       imageFor: (settings) => this.imageFor(settings),
       writeSeed: (settings, bootId, ssh, mounts) => this.writeBootSeed(settings, bootId, ssh, mounts),
-      agentLadder: (timeoutMs, onStep) => this.runAgentLadder(timeoutMs, onStep),
+      agentLadder: (timeoutMs, onStep) => this.agentWatch.ladder(timeoutMs, onStep),
       applyGuestState: (settings) => this.applyGuestState(settings),
       afterResume: () => this.afterResume(),
     };
@@ -283,7 +330,7 @@ export class Supervisor implements Backend {
       case 'settings.get':
         return loadSettings(this.paths.settings);
       case 'settings.set':
-        return this.setSettings((params as Params<'settings.set'>).patch);
+        return changeSettings(this.settingsHost(), (params as Params<'settings.set'>).patch);
       case 'logs.tail': {
         const p = params as Params<'logs.tail'>;
         const file = { events: this.paths.events, serial: this.paths.serialLog, agent: this.paths.agentLog, supervisor: this.paths.supervisorLog }[p.source];
@@ -319,41 +366,22 @@ export class Supervisor implements Backend {
   // ---- status ----
 
   status(): Status {
-    const s = this.run?.settings ?? this.safeSettings();
-    const arch = s?.arch ?? 'x86_64';
-    const st = baseStatus(this.paths, s, {
+    return liveStatus({
+      paths: this.paths,
+      settings: this.run?.settings ?? this.safeSettings(),
       state: this.state,
       steps: this.steps.snapshot(),
-      pids: {
-        supervisor: process.pid,
-        ...(this.run ? { qemu: this.run.vm.pid } : {}),
-        ...(this.agent.pid ? { agent: this.agent.pid } : {}),
-      },
+      run: this.run,
+      agentPid: this.agent.pid,
       restartNeeded: this.restartNeeded(),
+      services: this.services,
+      notes: this.notes,
+      error: this.error,
+      startedAt: this.startedAt,
+      readyMs: this.readyMs,
+      lastStop: this.lastStop,
+      degradedReason: this.agentWatch.degradedReason,
     });
-    for (const svc of this.services) svc.status?.(st);
-    if (this.run) st.accel = this.run.accel;
-    try {
-      const d = fs.statSync(this.paths.disk);
-      st.diskUsage = { fileBytes: d.blocks * 512, virtualBytes: (s?.diskGiB ?? 0) * 2 ** 30 };
-    } catch {
-      // no disk yet
-    }
-    if (this.notes.accel) st.accelNote = this.notes.accel;
-    const accelMemo = rememberedAccelFailures(this.paths.cache, { guest: arch });
-    if (accelMemo.length) st.accelMemo = accelMemo;
-    if (this.error) st.error = this.error;
-    if (this.startedAt) st.startedAt = this.startedAt;
-    if (this.readyMs !== undefined) st.readyMs = this.readyMs;
-    const saved = this.run ? undefined : savedInfo(this.paths);
-    if (saved) st.saved = saved;
-    if (this.notes.resume) st.resume = this.notes.resume;
-    if (this.notes.adopt) st.adoptNote = this.notes.adopt;
-    if (this.lastStop) st.lastStop = this.lastStop;
-    if (this.degradedReason && this.state === 'degraded' && !st.error) {
-      st.error = { code: 'E_AGENT', message: this.degradedReason, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
-    }
-    return st;
   }
 
   private safeSettings(): Settings | undefined {
@@ -361,10 +389,7 @@ export class Supervisor implements Backend {
   }
 
   private restartNeeded(): boolean {
-    if (!this.run) return false;
-    const cur = this.safeSettings();
-    if (!cur) return false;
-    return RESTART_KEYS.some((k) => JSON.stringify(cur[k]) !== JSON.stringify(this.run!.settings[k]));
+    return restartNeeded(this.run, this.safeSettings());
   }
 
   private setState(state: VmState, extra: Omit<JournalEvents['state'], 'state'> = {}): void {
@@ -399,8 +424,7 @@ export class Supervisor implements Backend {
     this.error = undefined;
     this.readyMs = undefined;
     this.abortStart = false;
-    this.degradedReason = undefined;
-    this.agentRestarts = 0;
+    this.agentWatch.reset();
     this.notes = { restartAfterResume: [] };
     let start: Start | undefined;
     try {
@@ -431,7 +455,7 @@ export class Supervisor implements Backend {
       if (e instanceof Aborted) {
         // A stop arrived mid-start: undo what this start brought up and end in a defined state.
         this.log.append('start-cancelled', { step: current });
-        await this.teardown();
+        await teardown(this.stopHost());
         this.steps.reset();
         this.setState('stopped', { cancelled: true });
         return this.status();
@@ -447,7 +471,7 @@ export class Supervisor implements Backend {
       };
       const was = this.steps.stateOf(current);
       if (was !== undefined && was !== 'done') this.stepUpdate(current, 'failed', err.message);
-      await this.teardown();
+      await teardown(this.stopHost());
       this.setState('error', { error: this.error });
       return this.status();
     }
@@ -522,14 +546,14 @@ export class Supervisor implements Backend {
     // The VM died under us: say so at once, with the exit reason and where to look.
     this.error = {
       code: 'E_QEMU_EXITED',
-      message: `QEMU ${why} while the VM was ${this.state === 'degraded' && Date.now() - this.sshLostAt < 2000 ? 'running' : this.state}`,
+      message: `QEMU ${why} while the VM was ${this.state === 'degraded' && Date.now() - this.agentWatch.sshLostAt < 2000 ? 'running' : this.state}`,
       hint: `See ${this.paths.qemuLog} and the serial log; \`berth start\` boots it again (the disk is journaled).`,
       serialLog: this.paths.serialLog,
       at: new Date().toISOString(),
     };
     // Say so first (within milliseconds of the exit), then clean up behind it.
     this.setState('error', { error: this.error });
-    this.tearingDown = this.teardown().finally(() => {
+    this.tearingDown = teardown(this.stopHost()).finally(() => {
       this.tearingDown = null;
       this.emitStatus();
     });
@@ -543,119 +567,9 @@ export class Supervisor implements Backend {
 
 
 
-  private agentWaiter: { step: (m: FromAgent) => void; exit: (why: string) => void } | null = null;
-
-  private runAgentLadder(timeoutMs: number, onStep: (s: StepName) => void): Promise<void> {
-    const run = this.run!;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BerthFailure('E_BOOT_TIMEOUT', `the guest did not get ready within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-      const exitWatch = setInterval(() => {
-        if (!this.qemuUp()) done(new BerthFailure('E_QEMU_EXITED', `QEMU exited during boot: ${this.qemuOutput() || 'see qemu.log'}`));
-        else if (this.abortStart) done(new Aborted('start cancelled by stop'));
-      }, 100);
-      const done = (e?: Error) => {
-        clearTimeout(timer);
-        clearInterval(exitWatch);
-        this.agentWaiter = null;
-        if (e) reject(e);
-        else resolve();
-      };
-      this.agentWaiter = {
-        step: (m) => {
-          if (m.type === 'step') {
-            onStep(m.name);
-            if (m.state === 'failed') {
-              const code = m.name === 'docker' ? 'E_DOCKER' : m.name === 'socket' ? 'E_SOCKET' : 'E_SSH';
-              done(new BerthFailure(code, m.detail ?? `${m.name} failed`));
-            }
-          } else if (m.type === 'ready') done();
-        },
-        // Nothing restarts an agent during a start: waiting on would only end in the timeout.
-        exit: (why) => {
-          const at = STEPS.slice(4, 8).find((s) => this.steps.stateOf(s.name) !== 'done');
-          if (at) onStep(at.name);
-          done(new BerthFailure('E_AGENT', `the host agent ${why} during the start`, `See ${this.paths.agentLog}.`));
-        },
-      };
-      this.agent.start(this.agentInit(run, timeoutMs));
-    });
-  }
-
-  /** What the host agent needs to reach this VM's guest; `quiet` for a restart behind a running VM. */
-  private agentInit(run: Run, deadlineMs: number, quiet = false): AgentInit {
-    return { type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.paths.docker, deadlineMs, ...(quiet ? { quiet: true } : {}), ports: run.settings.ports };
-  }
-
-  private onAgentMessage(m: FromAgent): void {
-    if (m.type === 'step') {
-      if (this.state === 'starting') this.stepUpdate(m.name, m.state, m.detail);
-    } else if (m.type === 'ports') {
-      this.ports.update(m.ports);
-      this.emitStatus();
-    } else if (m.type === 'hostfwd') {
-      void this.ports.hostfwd(m.req).then((r) => this.agent.send({ type: 'hostfwd-result', id: m.id, ...r }));
-    } else if (m.type === 'log') {
-      this.bus.emit('log', { source: 'agent', line: m.line });
-    } else if (m.type === 'ssh') {
-      this.log.append('ssh', { up: m.up, ...(m.reason ? { reason: m.reason } : {}) });
-      // QEMU dying also drops SSH, sometimes a moment before its monitor closes: that is a QEMU
-      // exit (reported by onQemuGone), not a degraded-but-running VM.
-      if (!m.up && this.state === 'running' && this.run && isAlive(this.run.vm.pid)) {
-        this.sshLostAt = Date.now();
-        this.degradedReason = `SSH connection to the guest lost (${m.reason ?? 'closed'}); reconnecting`;
-        this.setState('degraded');
-      } else if (m.up && this.state === 'degraded') {
-        this.degradedReason = undefined;
-        this.setState('running');
-        void this.clock.sync('ssh reconnected');
-      }
-    } else if (m.type === 'ready' && this.state === 'degraded') {
-      this.degradedReason = undefined;
-      this.setState('running', { agent: 'restarted' });
-    }
-    this.agentWaiter?.step(m);
-  }
-
-  private onAgentExit(why: string): void {
-    this.log.append('agent-exit', { why });
-    this.agentWaiter?.exit(why);
-    if (this.state !== 'running' && this.state !== 'degraded') return;
-    // The VM is fine; bring the agent back (the Docker socket is down meanwhile: say so).
-    this.degradedReason = `host agent ${why}; restarting it`;
-    this.ports.clear();
-    this.setState('degraded');
-    this.agentRestarts++;
-    const delay = this.agentRestarts <= 1 ? 20 : Math.min(5000, 100 * 2 ** Math.min(this.agentRestarts, 6));
-    setTimeout(() => {
-      const run = this.run;
-      if (!run || (this.state !== 'degraded' && this.state !== 'running')) return;
-      this.agent.start(this.agentInit(run, 120_000, true));
-    }, delay);
-  }
-
   /** The readiness step "apply": every service brings its part of the guest and the host up. */
   private async applyGuestState(settings: Settings): Promise<void> {
     await Promise.all(this.services.map((svc) => svc.onReady?.(settings)));
-  }
-
-  // ---- settings ----
-
-  private async setSettings(patch: Partial<Settings>): Promise<{ settings: Settings; restartNeeded: boolean }> {
-    const cur = loadSettings(this.paths.settings);
-    const next = applyPatch(cur, patch);
-    resolveMounts(next.mounts, currentHost());
-    resolveCaCertificates(next.caCertificates, currentHost().home);
-    saveSettings(this.paths.settings, next);
-    this.log.append('settings', { keys: Object.keys(patch) });
-    if (patch.ports && this.agent.pid) this.agent.send({ type: 'ports-config', ports: next.ports });
-    if (patch.docker && patch.docker.defaultSocket !== cur.docker.defaultSocket && (this.state === 'running' || this.state === 'degraded')) {
-      await Promise.all([this.defaultSocket.onReady(next), this.testcontainers.onReady(next)]);
-    }
-    if (patch.emulation && patch.emulation.enabled !== cur.emulation.enabled && (this.state === 'running' || this.state === 'degraded')) {
-      await this.emulation.set(next.emulation.enabled);
-    }
-    this.emitStatus();
-    return { settings: next, restartNeeded: this.restartNeeded() };
   }
 
   // ---- stop ----
@@ -690,30 +604,7 @@ export class Supervisor implements Backend {
     this.setState('stopping', { force, mode });
     this.bus.emit('progress', { task: 'stop', label: 'Stopping Docker' });
     if (shutdown && discardSaved(this.paths)) this.log.append('saved-discarded', { why: 'stop --shutdown' });
-    let how = '';
-    let note: string | undefined;
-    let bytes: number | undefined;
-    if (mode === 'suspend') {
-      const r = await saveVm(this.saveContext(), this.run, was);
-      if (r.ok) {
-        how = 'suspend';
-        bytes = r.bytes;
-        note = r.note;
-      } else {
-        // Suspend is an optimisation; stopping is what the user asked for. Say why in one line.
-        note = `shut down instead of suspending: ${r.reason}`;
-        this.log.append('suspend-failed', { reason: r.reason });
-      }
-    }
-    if (!how) {
-      if (!force && this.agent.pid) await this.guest.sync(5000).catch(() => undefined);
-      await this.agent.stop();
-      how = await this.shutdownQemu(force);
-    }
-    await this.cleanupFiles();
-    for (const svc of this.services) svc.onStop?.();
-    this.run = null;
-    this.ports.clear();
+    const { how, note, bytes } = await powerDown(this.stopHost(), { mode, force, was });
     this.mounts.markPending();
     this.steps.reset();
     this.error = undefined;
@@ -727,30 +618,11 @@ export class Supervisor implements Backend {
     return this.status();
   }
 
-  /** The VM's power-off ladder (vm/vm.ts), its rungs shown as stop progress. */
-  private async shutdownQemu(force: boolean): Promise<string> {
-    if (!this.run) return 'not running';
-    return this.run.vm.powerOff({ force, progress: (label) => this.bus.emit('progress', { task: 'stop', label }) });
-  }
-
   private async killQemu(): Promise<void> {
     const run = this.run;
     if (!run) return;
     await run.vm.kill();
     this.run = null;
-  }
-
-  /** After a failure: stop whatever this start brought up, in reverse order. */
-  private async teardown(): Promise<void> {
-    for (const svc of this.services) svc.onStop?.();
-    await this.agent.stop();
-    this.ports.clear();
-    if (this.run && isAlive(this.run.vm.pid)) {
-      await this.shutdownQemu(true).catch(() => undefined);
-    }
-    this.run?.vm.detach();
-    this.run = null;
-    await this.cleanupFiles();
   }
 
   /**
