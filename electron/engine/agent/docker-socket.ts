@@ -1,10 +1,10 @@
 // The host end of the Docker socket: a unix-socket server (0600) whose every connection is
-// carried to the guest's /var/run/docker.sock over SSH. Half-close is preserved both ways, so
+// carried to the guest's /var/run/docker.sock over the guest link. Half-close is preserved both ways, so
 // `docker run -i` (stdin EOF), `attach`, `logs -f` and HTTP upgrades behave as on a local daemon.
 import fs from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SshLink } from './ssh-link.js';
+import type { GuestLink } from './link.js';
 
 export const GUEST_DOCKER_SOCK = '/var/run/docker.sock';
 
@@ -31,7 +31,7 @@ export function splice(a: net.Socket, b: Duplex): void {
   });
 }
 
-export async function dockerPing(link: SshLink, timeoutMs = 3000): Promise<boolean> {
+export async function dockerPing(link: Pick<GuestLink, 'openUnix'>, timeoutMs = 3000): Promise<boolean> {
   const s = await link.openUnix(GUEST_DOCKER_SOCK);
   return new Promise<boolean>((resolve) => {
     let buf = '';
@@ -49,7 +49,7 @@ export async function dockerPing(link: SshLink, timeoutMs = 3000): Promise<boole
   });
 }
 
-export function serveDockerSocket(path: string, link: SshLink, log: (l: string) => void): Promise<net.Server> {
+export function serveDockerSocket(path: string, link: Pick<GuestLink, 'openUnix'>, log: (l: string) => void): Promise<net.Server> {
   fs.rmSync(path, { force: true });
   const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     sock.pause();

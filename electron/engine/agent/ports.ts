@@ -1,19 +1,17 @@
 // Automatic port forwarding: a guest TCP listener or UDP server appears on host 127.0.0.1 (and
 // ::1) at the same port (or the one berth.yaml maps it to) and disappears when it closes.
-// Detection: a watcher in the guest that reports the listener tables on change (polled every
-// 250 ms, re-scanned at once on a Docker container event). TCP: SSH direct-tcpip to the guest's
-// loopback, which reaches listeners bound to 0.0.0.0, :: and 127.0.0.1 alike and carries many
-// concurrent connections. UDP: see udp.ts.
+// Detection: a watcher in the guest that reports the listener tables on change (the guest's
+// berth-portwatch, woken by the kernel's socket tracepoints; asked again at once on a Docker
+// container event). TCP: a stream to the guest's loopback over the guest link (the channel or
+// SSH direct-tcpip), which reaches listeners bound to 0.0.0.0, :: and 127.0.0.1 alike and carries
+// many concurrent connections. UDP: see udp.ts.
 import net from 'node:net';
-import readline from 'node:readline';
-import type { ClientChannel } from 'ssh2';
 import type { PortForward } from '../../shared/status.js';
 import { splice } from './docker-socket.js';
-import { GUEST_COMMANDS } from '../guest/commands.js';
 import { connectAddress, hostBind, isLoopbackPeer, listedForward, parseWatchLine, wantedForwards } from './listeners.js';
 import type { GuestListener, PortRules, WantedForward } from './listeners.js';
 import { formatAddress, loopbackListeners, portTakenReason } from './port-probe.js';
-import type { SshLink } from './ssh-link.js';
+import type { GuestLink, ListenerWatch } from './link.js';
 import { UdpForwarder } from './udp.js';
 import type { Hostfwd } from './udp.js';
 
@@ -40,11 +38,11 @@ export interface ForwarderOptions {
   udpIdleMs?: number;
 }
 
-type ForwarderLink = Pick<SshLink, 'connect' | 'openUnix' | 'openTcp'>;
+type ForwarderLink = Pick<GuestLink, 'openUnix' | 'openTcp' | 'watchListeners'>;
 
 export class PortForwarder {
   private forwards = new Map<number, Forward>();
-  private watcher: ClientChannel | null = null;
+  private watcher: ListenerWatch | null = null;
   private events: NodeJS.ReadableStream | null = null;
   private stopped = false;
   private last: GuestListener[] = [];
@@ -75,24 +73,15 @@ export class PortForwarder {
     void this.reconcile(this.last, this.lastUdp);
   }
 
-  /** (Re)start the guest watcher and the Docker event trigger; call after every SSH (re)connect. */
+  /** (Re)start the guest watcher and the Docker event trigger; call after every link (re)connect. */
   async start(): Promise<void> {
     this.stopped = false;
     this.watcher?.close();
-    const client = await this.link.connect();
-    await new Promise<void>((resolve, reject) => {
-      client.exec(GUEST_COMMANDS.portWatch, (err, ch) => {
-        if (err) return reject(err);
-        this.watcher = ch;
-        readline.createInterface({ input: ch }).on('line', (line) => {
-          const l = parseWatchLine(line);
-          if (l) void this.reconcile(l.tcp, l.udp);
-        });
-        ch.on('close', () => {
-          if (this.watcher === ch) this.watcher = null;
-        });
-        resolve();
-      });
+    this.watcher = null;
+    (this.events as { destroy?: () => void } | null)?.destroy?.();
+    this.watcher = await this.link.watchListeners((line) => {
+      const l = parseWatchLine(line);
+      if (l) void this.reconcile(l.tcp, l.udp);
     });
     void this.watchDockerEvents();
   }
@@ -104,7 +93,7 @@ export class PortForwarder {
       this.events = s;
       const filters = encodeURIComponent(JSON.stringify({ type: ['container'], event: ['start', 'die', 'stop', 'kill'] }));
       s.write(`GET /events?filters=${filters} HTTP/1.1\r\nHost: docker\r\n\r\n`);
-      s.on('data', () => this.watcher?.write('\n'));
+      s.on('data', () => this.watcher?.refresh());
       s.on('error', () => undefined);
     } catch (e) {
       this.log(`ports: docker events unavailable (${(e as Error).message}); relying on the listener poll`);

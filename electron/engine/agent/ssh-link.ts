@@ -3,17 +3,15 @@ import { EventEmitter } from 'node:events';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import type { Duplex } from 'node:stream';
+import readline from 'node:readline';
+import { GUEST_COMMANDS } from '../guest/commands.js';
+import type { ExecResult, GuestLink, ListenerWatch } from './link.js';
 
 const { Client } = ssh2;
 type SshClient = InstanceType<typeof Client>;
 
-export interface ExecResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-export class SshLink extends EventEmitter<{ up: []; down: [string] }> {
+export class SshLink extends EventEmitter<{ up: []; down: [string] }> implements GuestLink {
+  readonly kind = 'ssh' as const;
   private client: SshClient | null = null;
   private connecting: Promise<SshClient> | null = null;
   private stopped = false;
@@ -130,6 +128,19 @@ export class SshLink extends EventEmitter<{ up: []; down: [string] }> {
     const c = await this.connect();
     return new Promise<Duplex>((resolve, reject) => {
       c.forwardOut('127.0.0.1', 0, host, port, (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch)));
+    });
+  }
+
+  /** The listener watcher runs as a command; a line on its stdin asks for a fresh report. */
+  async watchListeners(onLine: (line: string) => void): Promise<ListenerWatch> {
+    const c = await this.connect();
+    return new Promise<ListenerWatch>((resolve, reject) => {
+      c.exec(GUEST_COMMANDS.portWatch, (err: Error | undefined, ch: ClientChannel) => {
+        if (err) return reject(err);
+        readline.createInterface({ input: ch }).on('line', onLine);
+        ch.on('error', () => undefined);
+        resolve({ refresh: () => ch.writable && ch.write('\n'), close: () => ch.close() });
+      });
     });
   }
 

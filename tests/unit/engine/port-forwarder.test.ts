@@ -1,20 +1,22 @@
-// The host side of port forwarding with real sockets and a fake SSH link: a port that a program on
+// The host side of port forwarding with real sockets and a fake guest link: a port that a program on
 // this machine already serves on localhost is left to it (the forward shows failed, with the
 // reason), and the wildcard bind of a low port on macOS refuses every peer that is not loopback.
 import net from 'node:net';
+import readline from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PortForward } from '../../../electron/shared/status.js';
 import { PortForwarder } from '../../../electron/engine/agent/ports.js';
 import type { ForwarderOptions } from '../../../electron/engine/agent/ports.js';
-import type { SshLink } from '../../../electron/engine/agent/ssh-link.js';
+import type { GuestLink } from '../../../electron/engine/agent/link.js';
 
-/** Stands in for SshLink: a watcher channel the test writes listener lines into; openTcp echoes. */
+/** Stands in for the guest link: a watcher channel the test writes listener lines into; openTcp echoes. */
 class FakeLink {
   readonly watcher = Object.assign(new PassThrough(), { close: () => undefined });
   readonly opened: { host: string; port: number }[] = [];
-  async connect() {
-    return { exec: (_cmd: string, cb: (err: Error | undefined, ch: PassThrough) => void) => cb(undefined, this.watcher) };
+  async watchListeners(onLine: (line: string) => void) {
+    readline.createInterface({ input: this.watcher }).on('line', onLine);
+    return { refresh: () => undefined, close: () => undefined };
   }
   async openUnix(): Promise<never> {
     throw new Error('no docker in this test');
@@ -37,7 +39,7 @@ async function forwarder(opts: ForwarderOptions = {}) {
   const link = new FakeLink();
   const published: PortForward[][] = [];
   const logs: string[] = [];
-  const f = new PortForwarder(link as unknown as SshLink, { ignore: [], map: {} }, (p) => published.push(p), (l) => logs.push(l), opts);
+  const f = new PortForwarder(link as unknown as GuestLink, { ignore: [], map: {} }, (p) => published.push(p), (l) => logs.push(l), opts);
   cleanup.push(() => f.stop());
   await f.start();
   /** tell it the guest listens on `port`; resolves with the first published entry for it */

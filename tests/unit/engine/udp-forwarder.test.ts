@@ -1,23 +1,25 @@
-// UDP forwards end to end on the host side: the watcher's lines go in (a fake SSH link), the
+// UDP forwards end to end on the host side: the watcher's lines go in (a fake guest link), the
 // forwards come out on real sockets. QEMU's forwarding rule is stood in for by a real dgram echo on
 // 127.0.0.1 (the rule's internal port is the echo's), so a datagram sent to the forward really
 // makes the round trip. Also: `localhost` both ways, for TCP and for UDP.
 import dgram from 'node:dgram';
 import net from 'node:net';
+import readline from 'node:readline';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PortForward } from '../../../electron/shared/status.js';
 import { PortForwarder } from '../../../electron/engine/agent/ports.js';
 import type { ForwarderOptions } from '../../../electron/engine/agent/ports.js';
-import type { SshLink } from '../../../electron/engine/agent/ssh-link.js';
+import type { GuestLink } from '../../../electron/engine/agent/link.js';
 import type { Hostfwd } from '../../../electron/engine/agent/udp.js';
 import { bindUdp } from '../../../electron/engine/agent/udp-relay.js';
 
 class FakeLink {
   readonly watcher = Object.assign(new PassThrough(), { close: () => undefined });
-  async connect() {
-    return { exec: (_cmd: string, cb: (err: Error | undefined, ch: PassThrough) => void) => cb(undefined, this.watcher) };
+  async watchListeners(onLine: (line: string) => void) {
+    readline.createInterface({ input: this.watcher }).on('line', onLine);
+    return { refresh: () => undefined, close: () => undefined };
   }
   async openUnix(): Promise<never> {
     throw new Error('no docker in this test');
@@ -65,7 +67,7 @@ async function forwarder(opts: ForwarderOptions = {}, rules = { ignore: [] as nu
   const link = new FakeLink();
   const published: PortForward[][] = [];
   const q = await qemuRules();
-  const f = new PortForwarder(link as unknown as SshLink, rules, (p) => published.push(p), () => undefined, { platform: 'linux', isRoot: false, hostfwd: q.hostfwd, ...opts });
+  const f = new PortForwarder(link as unknown as GuestLink, rules, (p) => published.push(p), () => undefined, { platform: 'linux', isRoot: false, hostfwd: q.hostfwd, ...opts });
   cleanup.push(() => f.stop());
   await f.start();
   /** the watcher reports this table; resolves with the next list published after it */
