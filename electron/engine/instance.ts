@@ -27,7 +27,7 @@ export function instancePaths(name: string = DEFAULT_INSTANCE, home: string = be
 
 /** Unix-socket paths must fit sun_path (104 bytes on macOS): fail early with the fix. */
 export function checkSocketPaths(p: InstancePaths): void {
-  for (const sock of [p.control, p.docker, p.qmp, p.qmpDebug, p.serialSock]) {
+  for (const sock of [p.control, p.docker, p.qmp, p.qmpDebug, p.serialSock, p.guestSock]) {
     const len = Buffer.byteLength(sock);
     if (len > MAX_SOCKET_PATH) {
       throw new BerthFailure(

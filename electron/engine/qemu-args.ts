@@ -31,6 +31,8 @@ export interface QemuPlan {
     qmp: string;
     qmpDebug?: string;
     serialSock: string;
+    /** the guest channel's host end (docs/guest-channel.md) */
+    guestSock?: string;
     serialLog: string;
     pidfile: string;
   };
@@ -139,6 +141,11 @@ export function buildQemuCommand(p: QemuPlan): QemuCommand {
     '-serial', 'chardev:serial0',
     '-chardev', `socket,id=qmp0,path=${e(f.qmp)},server=on,wait=off`,
     '-mon', 'chardev=qmp0,mode=control',
+    // The guest channel: one virtio-serial port, its host end a unix socket only the instance's
+    // owner can reach (the directory is 0700). QEMU on macOS has no vsock; virtio-serial works on both.
+    ...(f.guestSock
+      ? ['-device', 'virtio-serial-pci,id=vser0', '-chardev', `socket,id=guest0,path=${e(f.guestSock)},server=on,wait=off`, '-device', 'virtserialport,bus=vser0.0,chardev=guest0,name=org.berth.guest.0']
+      : []),
     ...(f.qmpDebug ? ['-chardev', `socket,id=qmp1,path=${e(f.qmpDebug)},server=on,wait=off`, '-mon', 'chardev=qmp1,mode=control'] : []),
     '-rtc', 'base=utc,clock=host',
     '-display', 'none',

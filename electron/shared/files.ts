@@ -17,6 +17,8 @@ export const FILES = {
   /** a second QMP monitor for tools and benchmarks; the supervisor holds qmp.sock */
   qmpDebug: 'qmp-debug.sock',
   serialSock: 'serial.sock',
+  /** the guest channel: QEMU's end of the virtio-serial port berth-guestd speaks on (docs/guest-channel.md) */
+  guestSock: 'guest.sock',
   serialLog: 'serial.log',
   control: 'control.sock',
   docker: 'docker.sock',

@@ -9,7 +9,7 @@ export type RunFileOwner = 'vm' | 'agent' | 'control';
 
 const RUN_FILES: Record<RunFileOwner, (p: InstancePaths) => string[]> = {
   /** QEMU's monitor and serial sockets and pid file, and state.json written beside them */
-  vm: (p) => [p.qmp, p.qmpDebug, p.serialSock, p.qemuPid, p.state],
+  vm: (p) => [p.qmp, p.qmpDebug, p.serialSock, p.guestSock, p.qemuPid, p.state],
   /** the Docker socket the host agent forwards */
   agent: (p) => [p.docker],
   /** the supervisor's control socket */

@@ -67,6 +67,7 @@ export function vmCommand(
       qmp: paths.qmp,
       qmpDebug: paths.qmpDebug,
       serialSock: paths.serialSock,
+      guestSock: paths.guestSock,
       serialLog: paths.serialLog,
       pidfile: paths.qemuPid,
     },

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -135,6 +136,40 @@ describe('QEMU command line', () => {
       const c = buildQemuCommand(plan({ host, guest: host.arch === 'arm64' ? 'aarch64' : 'x86_64', accel: host.os === 'darwin' ? 'hvf' : 'kvm' }));
       expect(argAfter(c.args, '-drive')!.split(',')).toContain('file.locking=on');
     }
+  });
+  it('gives the guest channel one virtio-serial port whose host end is the instance’s guest.sock, and real QEMU takes it on both guests', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-chan-'));
+    try {
+      for (const guest of ['x86_64', 'aarch64'] as const) {
+        const guestSock = path.join(dir, `${guest}.sock`);
+        const c = buildQemuCommand(plan({ guest, files: { ...files, guestSock } }));
+        const at = c.args.indexOf('virtio-serial-pci,id=vser0');
+        expect(at).toBeGreaterThan(0);
+        const channel = c.args.slice(at - 1, at + 5);
+        expect(channel).toEqual(['-device', 'virtio-serial-pci,id=vser0', '-chardev', `socket,id=guest0,path=${guestSock},server=on,wait=off`, '-device', 'virtserialport,bus=vser0.0,chardev=guest0,name=org.berth.guest.0']);
+        // Only the channel's options, on a machine QEMU can start paused: it must create the socket and accept on it.
+        const machine = guest === 'aarch64' ? ['-machine', 'virt', '-cpu', 'max'] : ['-machine', 'q35'];
+        const q = spawn(c.binary, ['-nodefaults', '-display', 'none', '-S', ...machine, '-accel', 'tcg', ...channel], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        q.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        try {
+          const deadline = Date.now() + 10_000;
+          while (!fs.existsSync(guestSock) && Date.now() < deadline && q.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+          expect(stderr).toBe('');
+          await new Promise<void>((resolve, reject) => {
+            const s = net.connect(guestSock, () => (s.destroy(), resolve()));
+            s.on('error', reject);
+          });
+        } finally {
+          q.kill('SIGKILL');
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('has no channel device when there is no guest.sock (a command line an older instance was saved with)', () => {
+    expect(buildQemuCommand(plan({})).args.join(' ')).not.toContain('virtio-serial');
   });
   it('loads no NIC option ROM, so a saved state does not depend on the ROM file of a QEMU build', () => {
     for (const guest of ['x86_64', 'aarch64'] as const) {
