@@ -10,10 +10,12 @@ const isBuiltin = (s) => s.startsWith('node:') || builtins.has(s.split('/')[0]);
 /** folder → policy. `folders`: repo folders it may import from; `types`: folders it may only `import type` from. */
 export const POLICY = {
   'electron/shared': { folders: ['electron/shared'], node: false, packages: [] },
-  'electron/engine': { folders: ['electron/shared', 'electron/engine'], node: true, packages: '*', forbid: ['electron'] },
-  'electron/main': { folders: ['electron/shared', 'electron/engine', 'electron/main'], node: true, packages: '*' },
+  // the guest channel's host end: Node and the contract only, so it stays a self-contained codec and mux
+  'electron/engine/channel': { folders: ['electron/shared', 'electron/engine/channel'], node: true, packages: [] },
+  'electron/engine': { folders: ['electron/shared', 'electron/engine', 'electron/engine/channel'], node: true, packages: '*', forbid: ['electron'] },
+  'electron/main': { folders: ['electron/shared', 'electron/engine', 'electron/engine/channel', 'electron/main'], node: true, packages: '*' },
   'electron/preload': { folders: ['electron/preload'], types: ['electron/shared'], node: false, packages: ['electron'] },
-  'electron/cli': { folders: ['electron/shared', 'electron/engine', 'electron/cli'], node: true, packages: '*', forbid: ['electron'] },
+  'electron/cli': { folders: ['electron/shared', 'electron/engine', 'electron/engine/channel', 'electron/cli'], node: true, packages: '*', forbid: ['electron'] },
   'renderer/src': {
     folders: ['renderer/src'],
     types: ['electron/shared'],
@@ -24,7 +26,10 @@ export const POLICY = {
 
 function folderOf(abs) {
   const rel = path.relative(root, abs).split(path.sep).join('/');
-  return Object.keys(POLICY).find((f) => rel === f || rel.startsWith(f + '/'));
+  // the most specific folder wins (electron/engine/channel over electron/engine)
+  return Object.keys(POLICY)
+    .filter((f) => rel === f || rel.startsWith(f + '/'))
+    .sort((a, b) => b.length - a.length)[0];
 }
 
 function check(context, node, source, typeOnly) {

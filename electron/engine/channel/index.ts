@@ -1,0 +1,2 @@
+export { ChannelLink } from './link.js';
+export type { ChannelLinkOptions, DatagramPort, ExecResult, HelloInfo, ListenerWatch } from './link.js';
