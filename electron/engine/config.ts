@@ -43,6 +43,7 @@ export function defaultSettings(host: HostInfo = currentHost()): Settings {
     keepRunningOnQuit: false,
     docker: { context: true, defaultSocket: false },
     caCertificates: [],
+    guestTransport: 'channel',
   };
 }
 
@@ -74,6 +75,7 @@ const KNOWN: Record<string, 'number' | 'boolean' | 'string' | 'object' | 'array'
   docker: 'object',
   proxy: 'object',
   caCertificates: 'array',
+  guestTransport: 'string',
 };
 
 function typeOf(v: unknown): string {
@@ -263,6 +265,10 @@ export function validateSettings(raw: unknown, host: HostInfo = currentHost(), w
   if (typeof r.stopMode === 'string') {
     if (r.stopMode === 'shutdown' || r.stopMode === 'suspend') s.stopMode = r.stopMode;
     else add('stopMode', `must be shutdown or suspend, got ${JSON.stringify(r.stopMode)}`);
+  }
+  if (typeof r.guestTransport === 'string') {
+    if (r.guestTransport === 'channel' || r.guestTransport === 'ssh') s.guestTransport = r.guestTransport;
+    else add('guestTransport', `must be channel or ssh, got ${JSON.stringify(r.guestTransport)}`);
   }
   if (typeof r.keepRunningOnQuit === 'boolean') s.keepRunningOnQuit = r.keepRunningOnQuit;
   if (typeof r.suspendOnSleep === 'boolean') s.suspendOnSleep = r.suspendOnSleep;

@@ -34,6 +34,11 @@ export interface Settings {
   proxy?: ProxySetting;
   /** PEM files of extra CA certificates the VM and its dockerd trust (a corporate or test CA) */
   caCertificates: string[];
+  /**
+   * How the host agent reaches the guest: `channel`, the virtio-serial guest channel
+   * (docs/guest-channel.md; SSH is still used when it does not come up), or `ssh` only.
+   */
+  guestTransport: 'channel' | 'ssh';
 }
 
 export interface ProxySetting {
@@ -45,7 +50,7 @@ export interface ProxySetting {
 }
 
 /** Keys whose change needs a VM restart (QEMU arguments and the guest's seed are fixed at spawn). */
-export const RESTART_KEYS = ['arch', 'cpus', 'memoryGiB', 'diskGiB', 'mounts', 'proxy', 'caCertificates'] as const;
+export const RESTART_KEYS = ['arch', 'cpus', 'memoryGiB', 'diskGiB', 'mounts', 'proxy', 'caCertificates', 'guestTransport'] as const;
 
 export const LIMITS = {
   cpus: { min: 1, max: 64 },

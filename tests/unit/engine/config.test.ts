@@ -22,6 +22,7 @@ const expected: Record<string, RegExp> = {
   'tiny-disk.yaml': /diskGiB \(line 1\): must be a whole number from 8/,
   'bad-arch.yaml': /arch \(line 1\): must be x86_64 or aarch64, got "riscv64"/,
   'bad-stopmode.yaml': /stopMode \(line 1\): must be shutdown or suspend/,
+  'bad-guest-transport.yaml': /guestTransport \(line 1\): must be channel or ssh, got "vsock"/,
   'bad-port.yaml': /ports.ignore\[1\] \(line 2\): must be a port number 1–65535, got 70000/,
   'wrong-type-emulation.yaml': /emulation.enabled \(line 2\): must be true or false/,
   'not-a-mapping.yaml': /must be a mapping of settings/,
@@ -78,6 +79,8 @@ describe('berth.yaml', () => {
     expect(d.mounts).toEqual([{ location: '~', writable: true }]);
     expect(defaultSettings({ ...host, arch: 'arm64' }).arch).toBe('aarch64');
     expect(d.cpus).toBe(4);
+    expect(d.guestTransport).toBe('channel');
+    expect(parseSettings('guestTransport: ssh\n', 'b.yaml', host).guestTransport).toBe('ssh');
   });
   it('refuses more CPUs or memory than the host has', () => {
     expect(() => parseSettings('cpus: 16\n', 'b.yaml', host)).toThrow(/more than this machine's 8 cores/);
