@@ -17,12 +17,19 @@ class ExecEndpoint implements Endpoint {
   private readonly window = { left: WINDOW };
   private stdin: Buffer | null = null;
   private done = false;
-  settle: ((e: Error | null) => void) | null = null;
+  private settle!: (e: Error | null) => void;
+  /** settles on the guest's CLOSE (which may come in the same chunk as OPEN_OK), a failure or kill() */
+  readonly finished = new Promise<void>((resolve, reject) => {
+    this.settle = (e) => (e ? reject(e) : resolve());
+  });
 
   constructor(
     private readonly wire: Wire,
     readonly id: number,
-  ) {}
+  ) {
+    // execOver awaits it only after OPEN_OK; an open that fails never gets there
+    this.finished.catch(() => {});
+  }
 
   /** After OPEN_OK: stdin, then EOF so a command reading stdin sees its end. */
   start(stdin: Buffer): void {
@@ -68,7 +75,7 @@ class ExecEndpoint implements Endpoint {
   private finish(e: Error | null): void {
     if (this.done) return;
     this.done = true;
-    this.settle?.(e);
+    this.settle(e);
   }
 }
 
@@ -86,11 +93,8 @@ export async function execOver(mux: Mux, cmd: string, opts: { stdin?: string; ti
   });
   try {
     const e = await Promise.race([opened, deadline]);
-    const finished = new Promise<void>((resolve, reject) => {
-      e.settle = (err) => (err ? reject(err) : resolve());
-    });
     e.start(Buffer.from(opts.stdin ?? '', 'utf8'));
-    await Promise.race([finished, deadline]);
+    await Promise.race([e.finished, deadline]);
     return { code: e.code, stdout: Buffer.concat(e.out).toString('utf8'), stderr: Buffer.concat(e.err).toString('utf8') };
   } finally {
     clearTimeout(timer);

@@ -224,7 +224,8 @@ export class Mux extends EventEmitter<{ up: [HelloInfo]; down: [string]; dead: [
   }
 
   private failAll(reason: string): void {
-    const streams = [...this.streams.values()];
+    // a stream still opening is only its open() promise to the caller: it rejects, nothing else
+    const streams = [...this.streams].filter(([id]) => !this.opening.has(id)).map(([, ep]) => ep);
     const opening = [...this.opening.values()];
     const pings = [...this.pings.values()];
     this.streams.clear();
