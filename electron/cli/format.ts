@@ -31,6 +31,7 @@ export function formatStatus(s: Status): string {
     `mounts:     ${s.mounts.length ? s.mounts.map((m) => `${m.guestPath}${m.writable ? '' : ' (ro)'}`).join(', ') : '-'}`,
   ];
   if (s.dockerTools && (s.state === 'running' || s.state === 'degraded')) lines.push(`engine:     ${formatDockerTools(s.dockerTools)}`);
+  if (s.guestLink && (s.state === 'running' || s.state === 'degraded')) lines.push(`guest link: ${s.guestLink.transport === 'channel' ? 'virtio-serial channel' : `SSH${s.guestLink.note ? ` (${s.guestLink.note})` : ''}`}`);
   if (s.dns && (s.state === 'running' || s.state === 'degraded')) lines.push(`dns:        ${formatDns(s.dns)}`);
   if (s.sockets && (s.state === 'running' || s.state === 'degraded')) lines.push(...formatSockets(s.sockets));
   if (s.proxy) lines.push(`proxy:      ${formatProxy(s.proxy)}`, `CAs:        ${s.proxy.caCertificates ? `${s.proxy.caCertificates} extra (caCertificates)` : '-'}`);

@@ -51,6 +51,8 @@ export interface JournalEvents {
   /** host:guest:state of every forward */
   ports: { ports: string[] };
   ssh: { up: boolean; reason?: string };
+  /** the transport the host agent chose: the guest channel, or SSH and why */
+  link: { transport: 'channel' | 'ssh'; note?: string };
   'agent-exit': { why: string };
   'docker-context': { created: boolean; switched: boolean; note?: string };
   /** where the VM's DNS queries go: the engine's server on `port`, or QEMU's resolver and why */
@@ -90,6 +92,7 @@ const KINDS: Record<JournalKind, true> = {
   'clock-sync': true,
   ports: true,
   ssh: true,
+  link: true,
   'agent-exit': true,
   'docker-context': true,
   dns: true,

@@ -112,6 +112,13 @@ export interface EmulationStatus {
   reason?: string;
 }
 
+/** Which transport carries the host agent's traffic to the guest (docs/guest-channel.md). */
+export interface GuestLinkStatus {
+  transport: 'channel' | 'ssh';
+  /** why SSH carries it when the channel was asked for (the channel did not come up) */
+  note?: string;
+}
+
 export interface Status {
   instance: string;
   state: VmState;
@@ -154,6 +161,8 @@ export interface Status {
   dockerTools?: DockerTools;
   /** where tools written for Docker Desktop find this instance's socket (absent while stopped) */
   sockets?: SocketsStatus;
+  /** how the host agent reaches the guest: the virtio-serial channel, or SSH (and why) */
+  guestLink?: GuestLinkStatus;
   /** how the VM and its containers resolve names: through the host's resolver, or QEMU's (and why) */
   dns?: DnsStatus;
   /** the proxies and extra CAs the running VM booted with (dockerd, containerd, shells) */

@@ -1,7 +1,7 @@
 // The host agent: a separate Node process (child_process.fork, or utilityProcess.fork in Electron)
-// that owns the SSH connection to the guest, walks the guest half of the readiness ladder, serves
-// the Docker socket and runs commands for the supervisor. If it dies the supervisor restarts it;
-// the VM keeps running.
+// that owns the connection to the guest (the virtio-serial guest channel, or SSH: see
+// transport.ts), walks the guest half of the readiness ladder, serves the Docker socket and runs
+// commands for the supervisor. If it dies the supervisor restarts it; the VM keeps running.
 import type net from 'node:net';
 import type { StepName } from '../../shared/status.js';
 import { GUEST_COMMANDS, parseBootId } from '../guest/commands.js';
@@ -9,7 +9,8 @@ import { dockerPing, serveDockerSocket } from './docker-socket.js';
 import type { AgentInit, FromAgent, HostfwdRequest, ToAgent } from './protocol.js';
 import { PortForwarder } from './ports.js';
 import type { Hostfwd } from './udp.js';
-import { SshLink } from './ssh-link.js';
+import type { GuestLink } from './link.js';
+import { connectGuest } from './transport.js';
 
 type Port = { send(m: FromAgent): void; onMessage(fn: (m: ToAgent) => void): void };
 
@@ -25,7 +26,7 @@ function processPort(): Port {
 
 const port = processPort();
 const log = (line: string) => port.send({ type: 'log', line });
-let link: SshLink | null = null;
+let link: GuestLink | null = null;
 let dockerServer: net.Server | null = null;
 let ports: PortForwarder | null = null;
 
@@ -63,7 +64,7 @@ const hostfwd: Hostfwd = {
     await askHostfwd({ op: 'remove', protocol: 'udp', hostPort });
   },
 };
-const newForwarder = (l: SshLink, init: AgentInit) => new PortForwarder(l, init.ports, (list) => port.send({ type: 'ports', ports: list }), log, { hostfwd });
+const newForwarder = (l: GuestLink, init: AgentInit) => new PortForwarder(l, init.ports, (list) => port.send({ type: 'ports', ports: list }), log, { hostfwd });
 
 async function retryUntil(deadline: number, what: string, fn: () => Promise<boolean>): Promise<void> {
   let last = '';
@@ -83,14 +84,15 @@ async function ladder(init: AgentInit): Promise<void> {
   const step = (name: StepName, state: 'running' | 'done' | 'failed', detail?: string) => port.send({ type: 'step', name, state, ...(detail ? { detail } : {}) });
   let current: StepName = 'ssh';
   try {
-    link = new SshLink(init.sshPort, init.clientKey, init.hostKeyPub);
+    step('ssh', 'running');
+    const chosen = await connectGuest(init, deadline, log);
+    link = chosen.link;
+    port.send({ type: 'link', transport: chosen.link.kind, ...(chosen.note ? { note: chosen.note } : {}) });
     link.on('down', (reason) => {
       port.send({ type: 'ssh', up: false, reason });
       void reconnect(init);
     });
-    step('ssh', 'running');
-    await link.connectUntil(deadline);
-    step('ssh', 'done');
+    step('ssh', 'done', chosen.link.kind === 'channel' ? 'over the guest channel' : `over SSH${chosen.note ? ` (${chosen.note})` : ''}`);
 
     if (init.quiet) {
       // A restarted agent on a VM that was already up (same boot, Docker answered before): get the

@@ -1,5 +1,5 @@
 // Messages between the supervisor and its host agent (a separate Node process; IPC channel).
-import type { PortForward, StepName } from '../../shared/status.js';
+import type { GuestLinkStatus, PortForward, StepName } from '../../shared/status.js';
 
 export interface AgentInit {
   type: 'init';
@@ -15,6 +15,10 @@ export interface AgentInit {
   ports: { ignore: number[]; map: Record<string, number> };
   /** true when attaching to a VM that was already up (adopt / agent restart): skip nothing, but no step events */
   quiet?: boolean;
+  /** the transport berth.yaml asks for; `channel` falls back to SSH when the channel does not come up */
+  transport: 'channel' | 'ssh';
+  /** the channel's host end (QEMU's chardev socket) */
+  channelSocket: string;
 }
 
 /**
@@ -35,7 +39,10 @@ export type ToAgent =
 export type FromAgent =
   | { type: 'step'; name: StepName; state: 'running' | 'done' | 'failed'; detail?: string; hint?: string }
   | { type: 'ready' }
+  /** the guest link (whichever transport) went down or came back */
   | { type: 'ssh'; up: boolean; reason?: string }
+  /** which transport the agent chose for this start, and why not the channel when it was asked for */
+  | ({ type: 'link' } & GuestLinkStatus)
   | { type: 'exec-result'; id: number; code: number | null; stdout: string; stderr: string; error?: string }
   | { type: 'ports'; ports: PortForward[] }
   | { type: 'hostfwd'; id: number; req: HostfwdRequest }

@@ -38,6 +38,12 @@ export class SshLink extends EventEmitter<{ up: []; down: [string] }> implements
       const c = new Client();
       let mismatch = false;
       c.on('ready', () => {
+        if (this.stopped) {
+          // closed while connecting (the guest channel won): no idle connection left behind
+          c.end();
+          this.connecting = null;
+          return reject(new Error('ssh link closed'));
+        }
         c.setNoDelay(true); // Nagle + delayed ACKs cost ~90 ms per Docker request (bench/, latency)
         this.client = c;
         this.connecting = null;

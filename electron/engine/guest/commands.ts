@@ -35,7 +35,8 @@ export const GUEST_COMMANDS = {
   bindDockerSocket: (hostPath: string) => `sh -c ${shellQuote(BIND_DOCKER_SOCKET)} berth-socket ${shellQuote(hostPath)}`,
   /** QEMU's resolver redirected to the engine's DNS server at the host's `port` (null: not any more); prints the rules */
   dnsRedirect: (port: number | null) => `sh -c ${shellQuote(dnsRedirectScript(port))}`,
-  portWatch: `bash -c ${shellQuote(PORT_WATCH_SCRIPT)}`,
+  /** the image's event-driven watcher (berth-portwatch: the kernel's socket tracepoints), else the polling script an older image needs */
+  portWatch: `if command -v berth-portwatch >/dev/null 2>&1; then exec berth-portwatch; fi; exec bash -c ${shellQuote(PORT_WATCH_SCRIPT)}`,
 } as const;
 
 /** The boot id in the marker's output: its last line (a login shell may print a banner first). */

@@ -3,7 +3,7 @@
 // behind a running VM. A lost SSH or a dead agent makes the VM degraded, not failed: the VM is fine.
 import type { JournalEvents } from '../../shared/journal.js';
 import { STEPS } from '../../shared/status.js';
-import type { StepName, VmState } from '../../shared/status.js';
+import type { GuestLinkStatus, StepName, VmState } from '../../shared/status.js';
 import type { AgentHost } from '../agent-host.js';
 import type { AgentInit, FromAgent } from '../agent/protocol.js';
 import { BerthFailure } from '../errors.js';
@@ -37,6 +37,8 @@ export interface AgentWatchHost {
 export class AgentWatch {
   /** why the VM is degraded, for the status */
   degradedReason: string | undefined;
+  /** the transport the agent chose (absent until it said) */
+  guestLink: GuestLinkStatus | undefined;
   /** When the agent last reported SSH lost: a QEMU exit right after it was the cause, not a symptom. */
   sshLostAt = 0;
   private restarts = 0;
@@ -50,6 +52,7 @@ export class AgentWatch {
   /** A new start: no degraded reason, no restarts counted. */
   reset(): void {
     this.degradedReason = undefined;
+    this.guestLink = undefined;
     this.restarts = 0;
   }
 
@@ -93,7 +96,7 @@ export class AgentWatch {
 
   /** What the host agent needs to reach this VM's guest; `quiet` for a restart behind a running VM. */
   private init(run: Run, deadlineMs: number, quiet = false): AgentInit {
-    return { type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.h.paths.docker, deadlineMs, ...(quiet ? { quiet: true } : {}), ports: run.settings.ports };
+    return { type: 'init', sshPort: run.sshPort, clientKey: run.ssh.clientKey, hostKeyPub: run.ssh.hostPub, bootId: run.bootId, dockerSocket: this.h.paths.docker, deadlineMs, ...(quiet ? { quiet: true } : {}), ports: run.settings.ports, transport: run.settings.guestTransport ?? 'channel', channelSocket: this.h.paths.guestSock };
   }
 
   private onMessage(m: FromAgent): void {
@@ -108,6 +111,10 @@ export class AgentWatch {
       void h.ports.hostfwd(m.req).then((r) => h.agent.send({ type: 'hostfwd-result', id: m.id, ...r }));
     } else if (m.type === 'log') {
       h.log(m.line);
+    } else if (m.type === 'link') {
+      this.guestLink = { transport: m.transport, ...(m.note ? { note: m.note } : {}) };
+      h.journal('link', this.guestLink);
+      h.emitStatus();
     } else if (m.type === 'ssh') {
       h.journal('ssh', { up: m.up, ...(m.reason ? { reason: m.reason } : {}) });
       // QEMU dying also drops SSH, sometimes a moment before its monitor closes: that is a QEMU
@@ -115,7 +122,7 @@ export class AgentWatch {
       const run = h.run();
       if (!m.up && state === 'running' && run && isAlive(run.vm.pid)) {
         this.sshLostAt = Date.now();
-        this.degradedReason = `SSH connection to the guest lost (${m.reason ?? 'closed'}); reconnecting`;
+        this.degradedReason = `${this.guestLink?.transport === 'channel' ? 'the guest channel' : 'SSH connection to the guest'} lost (${m.reason ?? 'closed'}); reconnecting`;
         h.setState('degraded');
       } else if (m.up && state === 'degraded') {
         this.degradedReason = undefined;

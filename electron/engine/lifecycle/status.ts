@@ -3,7 +3,7 @@
 // the start's notes, the last stop, why it is degraded — and each service's slice.
 import fs from 'node:fs';
 import type { Settings } from '../../shared/settings.js';
-import type { Status, StepRecord, StopInfo, VmError, VmState } from '../../shared/status.js';
+import type { GuestLinkStatus, Status, StepRecord, StopInfo, VmError, VmState } from '../../shared/status.js';
 import { rememberedAccelFailures } from '../accel.js';
 import type { InstancePaths } from '../instance.js';
 import { baseStatus } from '../instance/index.js';
@@ -29,6 +29,7 @@ export interface LiveFacts {
   readyMs: number | undefined;
   lastStop: StopInfo | undefined;
   degradedReason: string | undefined;
+  guestLink?: GuestLinkStatus | undefined;
 }
 
 export function liveStatus(f: LiveFacts): Status {
@@ -63,6 +64,7 @@ export function liveStatus(f: LiveFacts): Status {
   if (f.notes.resume) st.resume = f.notes.resume;
   if (f.notes.adopt) st.adoptNote = f.notes.adopt;
   if (f.lastStop) st.lastStop = f.lastStop;
+  if (f.guestLink && f.run) st.guestLink = f.guestLink;
   if (f.degradedReason && f.state === 'degraded' && !st.error) {
     st.error = { code: 'E_AGENT', message: f.degradedReason, hint: 'See agent.log in the instance directory.', at: new Date().toISOString() };
   }
