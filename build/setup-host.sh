@@ -7,6 +7,12 @@ set -euo pipefail
 pkgs=(qemu-system-x86 qemu-system-arm qemu-utils qemu-user-static mmdebstrap arch-test binfmt-support
       e2fsprogs zstd cpio kmod busybox-static openssh-client chromium iproute2 procps util-linux
       docker-registry openssl gcc libc6-dev)
+# The guest agent (build/guest/build-agent.sh) for the other arch: Debian packages aarch64's cross gcc
+# on every arch it runs on; an arm64 host building an x86_64 image needs gcc-x86-64-linux-gnu instead.
+case "$(uname -m)" in
+  aarch64) pkgs+=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+  *) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+esac
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)

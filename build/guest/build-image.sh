@@ -40,7 +40,7 @@ host_debarch=$(dpkg --print-architecture)
 recipe_hash() {
   {
     echo "arch=$arch suite=$suite host=$host_debarch"
-    sha256sum "$here/build-image.sh" "$here/packages.txt" "$suite_pkgs" "$here/cli-plugins.txt" | awk '{print $1}'
+    sha256sum "$here/build-image.sh" "$here/build-agent.sh" "$here/packages.txt" "$suite_pkgs" "$here/cli-plugins.txt" | awk '{print $1}'
     (cd "$repo/resources/guest" && find . -type f | LC_ALL=C sort | while read -r f; do
       printf '%s %s %s\n' "$f" "$(stat -c %a "$f")" "$(sha256sum < "$f" | awk '{print $1}')"
     done)
@@ -151,6 +151,8 @@ pkgver() { dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Version}' "$1" 2>
 docker_ver=$(pkgver docker.io)
 containerd_ver=$(pkgver containerd)
 cp -a "$repo/resources/guest/rootfs/." "$root/"
+# The channel agent, compiled from resources/guest/agent (static; a cross gcc for a foreign arch).
+"$here/build-agent.sh" "$arch" "$root/usr/local/sbin"
 mkdir -p "$root/usr/share/berth/binfmt"
 if [ -e "$root/usr/lib/binfmt.d/qemu-$foreign.conf" ]; then
   # Emulation is opt-in: systemd-binfmt must not register it at boot; berth-emulation does.
@@ -164,7 +166,7 @@ if [ -e "$root/usr/lib/binfmt.d/qemu-$foreign.conf" ]; then
   cp "$src" "$root/usr/share/berth/binfmt/qemu-$foreign.conf"
   rm -f "$root/usr/lib/binfmt.d/qemu-$foreign.conf" "$root/usr/share/qemu/binfmt.d/qemu-$foreign.conf"
 fi
-systemctl --root="$root" enable berth-boot.service docker.service ssh.service >/dev/null 2>&1
+systemctl --root="$root" enable berth-boot.service berth-guestd.service docker.service ssh.service >/dev/null 2>&1
 # Masked: what a VM with no display, no EFI, no apt runs and no first-boot work needs (the build ran
 # ldconfig already; under TCG each of these cost 1-3 s of a fresh disk's boot).
 systemctl --root="$root" mask \
