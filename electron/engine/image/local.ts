@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { spawn } from 'node:child_process';
+import { IMAGE_PROGRESS } from '../../shared/progress.js';
 import type { Arch, Progress } from '../../shared/status.js';
 import { BerthFailure } from '../errors.js';
 import { appRoot } from '../repo-root.js';
@@ -78,7 +79,7 @@ export async function buildImage(arch: Arch, onProgress: (p: Progress) => void, 
     tail.push(l);
     if (tail.length > 20) tail.shift();
     const m = /^build-image \[(\d+)\/(\d+)\] (.*)$/.exec(l);
-    if (m) onProgress({ task: 'image', step: 'image', label: `Building the ${arch} guest image: ${m[3]}`, done: Number(m[1]) - 1, total: Number(m[2]), fraction: (Number(m[1]) - 1) / Number(m[2]) });
+    if (m) onProgress({ task: 'image', step: 'image', label: IMAGE_PROGRESS.building(arch, m[3]!), done: Number(m[1]) - 1, total: Number(m[2]), fraction: (Number(m[1]) - 1) / Number(m[2]) });
   });
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
   if (code !== 0 || !dir) {
@@ -95,7 +96,7 @@ async function releaseImage(arch: Arch, resourcesDir: string, berthHome: string,
   const manifest = loadReleaseManifest(resourcesDir, arch);
   const got = await downloadReleaseImage(manifest, {
     berthHome,
-    onProgress: (p) => onProgress({ ...toProgressEvent(p, `Downloading the ${arch} guest image`), step: 'image' }),
+    onProgress: (p) => onProgress({ ...toProgressEvent(p, IMAGE_PROGRESS.downloading(arch)), step: 'image' }),
   });
   const dir = path.join(imageCacheRoot(berthHome), `release-${arch}-${manifest.version.replace(/[^A-Za-z0-9._-]/g, '_')}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -2,6 +2,7 @@
 // journaled as a `step` event, reported as boot progress, and seen in the next status.
 import type { Events } from '../../shared/contract.js';
 import type { JournalEvents } from '../../shared/journal.js';
+import { stepProgress } from '../../shared/progress.js';
 import { STEPS } from '../../shared/status.js';
 import type { StepName, StepRecord, StepState } from '../../shared/status.js';
 
@@ -58,8 +59,7 @@ export class StepTracker {
     st.state = state;
     if (detail !== undefined) st.detail = detail;
     this.out.journal('step', { step: name, state, ...(st.durationMs !== undefined && state !== 'running' ? { ms: st.durationMs } : {}), ...(detail ? { detail } : {}) });
-    const idx = STEPS.findIndex((s) => s.name === name);
-    this.out.progress({ task: 'boot', step: name, label: st.label, done: state === 'done' ? idx + 1 : idx, total: STEPS.length, fraction: (state === 'done' ? idx + 1 : idx) / STEPS.length });
+    this.out.progress(stepProgress(name, state));
     this.out.changed();
   }
 }

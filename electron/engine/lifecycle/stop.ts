@@ -1,6 +1,7 @@
 // Bringing a VM down: a stop (saved to disk in suspend mode when it can be, otherwise the guest's
 // disks synced and the power-off ladder) and the teardown after a failed start or a QEMU that died.
 // Both end the same way: the host agent down, the run's files gone, every service's onStop.
+import { shutInsteadNote } from '../../shared/progress.js';
 import type { AgentHost } from '../agent-host.js';
 import type { Guest } from '../guest/index.js';
 import type { PortsService } from '../services/ports.js';
@@ -45,7 +46,7 @@ export async function powerDown(h: StopHost, o: { mode: 'suspend' | 'shutdown'; 
       if (r.note) out.note = r.note;
     } else {
       // Suspend is an optimisation; stopping is what the user asked for. Say why in one line.
-      out.note = `shut down instead of suspending: ${r.reason}`;
+      out.note = shutInsteadNote(r.reason);
       h.journal('suspend-failed', { reason: r.reason });
     }
   }

@@ -2,6 +2,7 @@
 // (saved-state.ts), QEMU started with `-incoming`, and the state loaded. Any mismatch or failure
 // discards the state (it is used once) and gives this way up, so the start boots cold; the reason
 // goes to the journal and the status.
+import { RESUME_DETAIL } from '../../shared/progress.js';
 import { checkDiskBase } from '../disk.js';
 import type { GuestImage } from '../image/local.js';
 import { readImageDir } from '../image/local.js';
@@ -49,7 +50,7 @@ const check: Rung = {
       if (discardSaved(paths)) skipResume(host, note ? `${note}; it was discarded` : 'a saved state without its record (an interrupted save) was found and discarded');
       return 'not-this-way';
     }
-    host.steps.update('image', 'running', 'checking the saved state');
+    host.steps.update('image', 'running', RESUME_DETAIL.checking);
     try {
       // A disk on the wrong base may be neither resumed nor booted. The state is kept (it is still
       // good with the original base) and the boot path refuses with the whole story.
@@ -76,8 +77,8 @@ const check: Rung = {
     }
     const ssh = await ensureSshMaterial(paths);
     resuming.set(s, { rec, ...ready, ssh, tags });
-    host.steps.update('image', 'done', `saved state of ${rec.savedAt}`);
-    host.steps.update('disk', 'done', `unchanged since the save (generation ${rec.disk.generation})`);
+    host.steps.update('image', 'done', RESUME_DETAIL.savedAt(rec.savedAt));
+    host.steps.update('disk', 'done', RESUME_DETAIL.diskUnchanged(rec.disk.generation));
   },
 };
 
@@ -97,7 +98,7 @@ const launch: Rung = {
     const { host, settings } = s;
     const r = resuming.get(s)!;
     const { rec, choice } = r;
-    host.steps.update('qemu', 'running', 'resuming');
+    host.steps.update('qemu', 'running', RESUME_DETAIL.launching);
     r.t0 = Date.now();
     // The state's checksum is computed while QEMU starts; nothing is loaded before it matched.
     r.verifying = verifyStateFile(host.paths, rec);
@@ -119,7 +120,7 @@ const load: Rung = {
     const r = resuming.get(s)!;
     const { rec } = r;
     try {
-      host.steps.update('kernel', 'running', 'loading the saved state');
+      host.steps.update('kernel', 'running', RESUME_DETAIL.loading);
       r.damaged = await r.verifying!;
       if (r.damaged) throw new Error(r.damaged);
       await host.run()!.vm.load(host.paths.savedState);
@@ -134,7 +135,7 @@ const load: Rung = {
     notes.restartAfterResume = rec.containersToRestart;
     host.mounts.expect(r.tags);
     host.journal('resumed', { loadMs, savedAt: rec.savedAt, bytes: rec.stateBytes });
-    host.steps.update('kernel', 'done', `resumed in ${loadMs} ms`);
+    host.steps.update('kernel', 'done', RESUME_DETAIL.resumedIn(loadMs));
     s.woken = true;
     s.extra = { resumed: true, loadMs };
   },

@@ -5,6 +5,7 @@
 // nothing has changed; after it, a failure leaves a VM that the caller shuts down cleanly.
 import fs from 'node:fs';
 import type { JournalEvents, JournalKind } from '../../shared/journal.js';
+import { notRunningReason, STOP_PROGRESS, stoppingHoldersLabel } from '../../shared/progress.js';
 import { followHash } from '../file-hash.js';
 import type { FollowedHash } from '../file-hash.js';
 import type { Guest } from '../guest/index.js';
@@ -40,7 +41,7 @@ const fail = (reason: string): SaveResult => ({ ok: false, reason });
 export async function saveVm(c: SaveContext, run: Run | null, was: string): Promise<SaveResult> {
   if (!run?.vm.qmp || run.vm.qmp.isClosed) return fail('the QEMU monitor is not connected');
   if (!run.cmd || !run.qemuVersion) return fail('this VM was started by an older Berth, so its command line is unknown');
-  if (was !== 'running') return fail(`the VM was ${was}, not running`);
+  if (was !== 'running') return fail(notRunningReason(was));
   if (c.restartNeeded()) return fail('settings changed since the VM started; they apply at this fresh boot');
   const shares = c.shares();
   let stopped: HeldContainer[] = [];
@@ -49,7 +50,7 @@ export async function saveVm(c: SaveContext, run: Run | null, was: string): Prom
     try {
       const holders = holdingShares(await runningContainers(c.paths.docker), shares);
       if (holders.length) {
-        c.progress(`Stopping ${holders.length} container(s) that use shared folders`);
+        c.progress(stoppingHoldersLabel(holders.length));
         await Promise.all(holders.map((h) => stopContainer(c.paths.docker, h.id)));
         stopped = holders.map((h) => ({ id: h.id, name: h.name }));
         c.journal('containers-stopped-for-suspend', { names: stopped.map((h) => h.name) });
@@ -65,14 +66,14 @@ export async function saveVm(c: SaveContext, run: Run | null, was: string): Prom
   // `berth-mounts down` syncs the guest's disk; with no share to unmount, sync it here.
   if (!shares.length && c.guestReachable()) await c.guest.sync(5000).catch(() => undefined);
   await c.stopAgent();
-  c.progress('Saving the VM to disk', 0);
+  c.progress(STOP_PROGRESS.save, 0);
   const t0 = Date.now();
   fs.rmSync(c.paths.savedStatePartial, { force: true });
   // The checksum is taken from the file as QEMU writes it (from the page cache, beside the
   // write), so it costs the stop almost nothing.
   const hashing = followHash(c.paths.savedStatePartial);
   try {
-    await run.vm.save(c.paths.savedStatePartial, (done, total) => c.progress('Saving the VM to disk', Math.min(1, done / total)));
+    await run.vm.save(c.paths.savedStatePartial, (done, total) => c.progress(STOP_PROGRESS.save, Math.min(1, done / total)));
   } catch (e) {
     hashing.cancel();
     fs.rmSync(c.paths.savedStatePartial, { force: true });

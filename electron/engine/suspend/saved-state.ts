@@ -4,6 +4,7 @@
 // pins all three, and anything that does not match sends the start down the cold-boot path.
 import fs from 'node:fs';
 import path from 'node:path';
+import { settingsChangedReason } from '../../shared/progress.js';
 import { RESTART_KEYS } from '../../shared/settings.js';
 import type { Settings } from '../../shared/settings.js';
 import type { Accel, SavedInfo } from '../../shared/status.js';
@@ -203,7 +204,7 @@ export function whyNotResume(p: InstancePaths, rec: SavedRecord, cur: Current): 
   if (disk.generation !== rec.disk.generation) return `the disk was used after the save (generation ${disk.generation}, saved at ${rec.disk.generation})`;
   if (disk.size !== rec.disk.size || disk.mtimeMs !== rec.disk.mtimeMs) return 'the disk changed after the save';
   const changed = RESTART_KEYS.filter((k) => JSON.stringify(cur.settings[k]) !== JSON.stringify(rec.settings[k]));
-  if (changed.length) return `settings changed since the save: ${changed.map((k) => describeChange(k, rec.settings[k], cur.settings[k])).join(', ')}`;
+  if (changed.length) return settingsChangedReason(changed.map((k) => ({ key: k, from: rec.settings[k], to: cur.settings[k] })));
   if (cur.recipeHash !== rec.recipeHash) return `the guest image changed (${rec.recipeHash} → ${cur.recipeHash})`;
   if (cur.qemu.version !== rec.qemu.version) return `QEMU changed (${rec.qemu.version} at ${rec.qemu.path} → ${cur.qemu.version} at ${cur.qemu.path})`;
   if (cur.qemu.sha256 !== rec.qemu.sha256) return `QEMU changed: ${cur.qemu.path} is another build of ${cur.qemu.version} than the one saved from (${rec.qemu.path})`;
@@ -217,8 +218,4 @@ export function whyNotResume(p: InstancePaths, rec: SavedRecord, cur: Current): 
     return `the QEMU command line differs${i >= 0 ? ` at argument ${i + 1} (${JSON.stringify(args[i] ?? '')} → ${JSON.stringify(cur.args[i])})` : ''}`;
   }
   return null;
-}
-
-function describeChange(key: string, from: unknown, to: unknown): string {
-  return typeof from === 'object' || typeof to === 'object' ? `${key} changed` : `${key} ${String(from)} → ${String(to)}`;
 }

@@ -3,6 +3,7 @@
 // signalled directly, any other pid only after identity.ts confirmed it is still this instance's.
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { STOP_PROGRESS } from '../../shared/progress.js';
 import { BerthFailure } from '../errors.js';
 import type { InstancePaths } from '../instance.js';
 import { removeRunFiles, writeQemuArgs } from '../instance/index.js';
@@ -156,7 +157,7 @@ export class Vm {
   async powerOff(o: PowerOffOptions): Promise<PowerOffHow> {
     if (!isAlive(this.pid)) return 'not running';
     if (!o.force && this.qmp && !this.qmp.isClosed) {
-      o.progress?.('Asking the guest to power off');
+      o.progress?.(STOP_PROGRESS.powerdown);
       try {
         await this.qmp.execute('system_powerdown', undefined, 3000);
         // dockerd gives containers 10 s to stop; leave room for that and the guest's own shutdown.
@@ -165,7 +166,7 @@ export class Vm {
         // fall through to signals
       }
     }
-    o.progress?.('Terminating QEMU');
+    o.progress?.(STOP_PROGRESS.terminate);
     this.signal('SIGTERM');
     if (await this.waitGone(o.termWaitMs ?? (o.force ? 2000 : 5000))) return 'SIGTERM';
     this.signal('SIGKILL');
