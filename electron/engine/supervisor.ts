@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import { validateRequest } from '../shared/contract.js';
 import type { EventName, Events, Envelope, Method, Params, Result } from '../shared/contract.js';
 import type { JournalEvents } from '../shared/journal.js';
+import { failedStepHint, SAVED_DISCARDED_NOTE, STOP_PROGRESS } from '../shared/progress.js';
 import type { Settings } from '../shared/settings.js';
-import { STEPS } from '../shared/status.js';
 import type { Status, StopInfo, VmError, VmState } from '../shared/status.js';
 import { hostOfProcess } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
@@ -297,10 +297,9 @@ export class Supervisor implements Backend {
         return this.status();
       }
       const err = toBerthError(e, 'E_INTERNAL');
-      const meta = STEPS.find((s) => s.name === current)!;
       this.error = {
         ...err,
-        hint: err.hint ?? `${meta.hint} Serial log: ${this.paths.serialLog}`,
+        hint: err.hint ?? failedStepHint(current, this.paths.serialLog),
         step: current,
         serialLog: this.paths.serialLog,
         at: new Date().toISOString(),
@@ -366,7 +365,7 @@ export class Supervisor implements Backend {
     }
     if (!this.vm.run() && this.state !== 'error' && this.state !== 'starting') {
       if (params.shutdown && discardSaved(this.paths)) {
-        this.lastStop = { how: 'shutdown', at: new Date().toISOString(), ms: 0, note: 'the saved state was discarded; the next start boots cold' };
+        this.lastStop = { how: 'shutdown', at: new Date().toISOString(), ms: 0, note: SAVED_DISCARDED_NOTE };
         this.log.append('saved-discarded', { why: 'stop --shutdown' });
       }
       if (this.state !== 'stopped') this.setState('stopped');
@@ -385,7 +384,7 @@ export class Supervisor implements Backend {
     // The setting as it is now: stopMode applies live (the dashboard can change it while running).
     const mode = shutdown || force ? 'shutdown' : (this.safeSettings() ?? this.vm.run()?.settings)?.stopMode ?? 'shutdown';
     this.setState('stopping', { force, mode });
-    this.bus.emit('progress', { task: 'stop', label: 'Stopping Docker' });
+    this.bus.emit('progress', { task: 'stop', label: STOP_PROGRESS.begin });
     if (shutdown && discardSaved(this.paths)) this.log.append('saved-discarded', { why: 'stop --shutdown' });
     const { how, note, bytes } = await powerDown(this.engine, { mode, force, was });
     this.services.mounts.markPending();
