@@ -71,7 +71,6 @@ describe('handshake', () => {
     peer.answerHello = false;
     const c = link.connect(2000);
     await peer.connected();
-    await peer.next(() => true, { timeoutMs: 100 }).catch(() => {});
     while (peer.nonces.length === 0) await tick(5);
     peer.raw(Buffer.concat([SYNC_MARKER, peer.helloFrame(peer.nonces[0]!, { version: 2, bootId: '', agent: 'future' })]));
     await expect(c).rejects.toThrow(/version 2/);
@@ -134,7 +133,8 @@ describe('streams', () => {
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
     let written = false;
     s.write(data, () => (written = true));
-    await tick(100);
+    await expect.poll(() => peer.received(id).length).toBe(WINDOW);
+    await tick(50);
     expect(peer.received(id).length).toBe(WINDOW);
     expect(written).toBe(false);
     // credit in odd-sized steps, the way a slow guest socket drains
@@ -144,8 +144,7 @@ describe('streams', () => {
       expect(peer.unacked.get(id)!).toBeLessThanOrEqual(WINDOW);
     }
     peer.credit(id, peer.unacked.get(id)!);
-    await tick(20);
-    expect(written).toBe(true);
+    await expect.poll(() => written).toBe(true);
     expect(peer.maxUnacked).toBeLessThanOrEqual(WINDOW);
     expect(peer.received(id).equals(data)).toBe(true);
     expect(peer.frames.filter((f) => f.type === T.DATA).every((f) => f.payload.length <= 65536)).toBe(true);
@@ -168,8 +167,7 @@ describe('streams', () => {
     peer.send(T.EOF, id);
     const all = await got;
     expect(all.length).toBe(WINDOW + more.length);
-    await tick(20);
-    expect(peer.creditsFromHost.get(id)).toBe(WINDOW + more.length);
+    await expect.poll(() => peer.creditsFromHost.get(id)).toBe(WINDOW + more.length);
   });
 
   it('a guest CLOSE ends the stream after what was already received; a host destroy() sends CLOSE', async () => {
@@ -316,12 +314,11 @@ describe('UDP and the listener watch', () => {
     port.on('message', (b) => msgs.push(b.toString()));
     port.send(Buffer.from('q1'));
     port.send(Buffer.from('q22'));
-    await tick(30);
+    await expect.poll(() => peer.received(id).length).toBe(5);
     expect(peer.frames.filter((f) => f.type === T.DATA && f.stream === id).map((f) => f.payload.toString())).toEqual(['q1', 'q22']);
     peer.send(T.DATA, id, Buffer.from('a1'));
     peer.send(T.DATA, id, Buffer.from('a22'));
-    await tick(30);
-    expect(msgs).toEqual(['a1', 'a22']);
+    await expect.poll(() => msgs).toEqual(['a1', 'a22']);
     const closed = new Promise<void>((r) => port.on('close', r));
     port.close();
     await closed;
@@ -332,13 +329,15 @@ describe('UDP and the listener watch', () => {
     const port = await link.openUdp('::1', 9);
     const id = peer.frames.find((f) => f.type === T.OPEN)!.stream;
     for (let i = 0; i < 5; i++) port.send(Buffer.alloc(60_000, i));
-    await tick(30);
+    await expect.poll(() => peer.received(id).length).toBe(4 * 60_000);
+    await tick(50);
     expect(peer.received(id).length).toBe(4 * 60_000);
     peer.credit(id, 60_000);
-    await tick(10);
+    // the PONG comes after the CREDIT on the wire: once it is back, the host has the window
+    await link.ping(2000);
     port.send(Buffer.alloc(60_000, 9));
-    await tick(30);
-    expect(peer.received(id).length).toBe(5 * 60_000);
+    await expect.poll(() => peer.received(id).length).toBe(5 * 60_000);
+    expect(peer.received(id).subarray(4 * 60_000).every((b) => b === 9)).toBe(true);
     port.close();
   });
 
@@ -349,8 +348,7 @@ describe('UDP and the listener watch', () => {
     expect(open.payload.toString()).toBe('l');
     peer.send(T.DATA, open.stream, Buffer.from('L 0.0.0.0:22 u/0.0.0.0:53\nL 0.0'));
     peer.send(T.DATA, open.stream, Buffer.from('.0.0:22\n'));
-    await tick(30);
-    expect(lines).toEqual(['L 0.0.0.0:22 u/0.0.0.0:53', 'L 0.0.0.0:22']);
+    await expect.poll(() => lines).toEqual(['L 0.0.0.0:22 u/0.0.0.0:53', 'L 0.0.0.0:22']);
     w.refresh();
     await peer.next((f) => f.type === T.DATA && f.stream === open.stream);
     w.close();
