@@ -8,7 +8,9 @@
  * tracing sees or disturbs them. An event only says "look again": the tracepoint fires before the
  * listener is hashed, so the rescan waits QUICK_NS and is confirmed CONFIRM_NS later (a vCPU can
  * be descheduled between the two). Whatever no event covers is polled every FALLBACK_NS. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "listeners.h"
 
 #include <arpa/inet.h>
@@ -518,7 +520,7 @@ struct lw *lw_open(char *err, size_t errlen) {
   lw->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN};
   if (lw->epfd < 0 || lw->tfd < 0 || epoll_ctl(lw->epfd, EPOLL_CTL_ADD, lw->tfd, &ev) != 0) {
-    say(err, errlen, "listener watch: %s", strerror(errno));
+    say(err, errlen, "%s", strerror(errno));
     if (lw->epfd >= 0) close(lw->epfd);
     if (lw->tfd >= 0) close(lw->tfd);
     free(lw);
@@ -540,8 +542,8 @@ struct lw *lw_open(char *err, size_t errlen) {
   }
   int full = (cover & COVER_TCP) && (cover & COVER_UDP);
   lw->period = full ? SAFETY_NS : FALLBACK_NS;
-  if (!cover) say(err, errlen, "listener watch: polling every 1 s, no trace events: %s", why);
-  else if (!full) say(err, errlen, "listener watch: %s", why);
+  if (!cover) say(err, errlen, "polling every 1 s, no trace events: %s", why);
+  else if (!full) say(err, errlen, "%s", why);
   lw->periodic = now_ns(); /* the first lw_poll scans */
   arm(lw);
   return lw;

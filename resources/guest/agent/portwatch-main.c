@@ -2,7 +2,9 @@
  * engine runs it instead of the old bash loop over /proc. stdout: a line "L ... \n" at once and
  * again whenever the set changes; a line on stdin asks for a fresh one now; stdin's EOF (the
  * engine or the SSH session went away) ends it. Notes about fallbacks go to stderr. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -51,10 +53,10 @@ int main(void) {
   char err[512];
   struct lw *lw = lw_open(err, sizeof err);
   if (!lw) {
-    fprintf(stderr, "berth-portwatch: %s\n", err[0] ? err : "out of memory");
+    fprintf(stderr, "berth-portwatch: listener watch: %s\n", err[0] ? err : "out of memory");
     return 1;
   }
-  fprintf(stderr, "berth-portwatch: %s\n", err[0] ? err : "listener watch: every change by trace events");
+  fprintf(stderr, "berth-portwatch: listener watch: %s\n", err[0] ? err : "every change by trace events");
 
   int rc = 0;
   char *line;

@@ -146,7 +146,8 @@ function procScan() {
 async function latency(w: Watch, from: number, t0: number, ok: (l: Line) => boolean, kind: 'TCP' | 'UDP', what: string) {
   const hit = await w.line(ok, from, 3000);
   const ms = hit.at - t0;
-  console.log(`berth-portwatch: ${what}: ${ms.toFixed(1)} ms (${polled(w, kind) ? 'timer' : 'trace events'})`);
+  const how = !polled(w, kind) ? 'trace events' : kind === 'UDP' && what.startsWith('new') && /new ones also at once on bind/.test(w.stderr) ? 'bind() event' : 'timer';
+  console.log(`berth-portwatch: ${what}: ${ms.toFixed(1)} ms (${how})`);
   return ms;
 }
 
