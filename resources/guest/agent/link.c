@@ -23,6 +23,7 @@ static struct watch lw_link, lw_timer;
 static int fd = -1;     /* the port or socket, open or not */
 static int up;          /* fd is in the loop and the host is there */
 static int searched;    /* virtio_console was loaded once already */
+static int waited;      /* polls of a host-disconnected port since it went away */
 
 static void arm(int ms) {
   struct itimerspec t = {.it_value = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000}};
@@ -88,7 +89,11 @@ static void try_port(void) {
    * end, so the port is polled on a timer until the host is back. */
   struct pollfd p = {.fd = fd, .events = POLLIN};
   if (poll(&p, 1, 0) < 0 || (p.revents & POLLNVAL)) return lost_port("poll failed");
-  if (p.revents & POLLHUP) return arm(RETRY_MS);
+  if (p.revents & POLLHUP) {
+    /* A host that stays away (the SSH transport) costs one wakeup a second, not ten. */
+    return arm(++waited > 100 ? SEARCH_MS : RETRY_MS);
+  }
+  waited = 0;
   go_up();
 }
 

@@ -335,7 +335,8 @@ static void open_lw(struct stream *s) {
 
 void streams_open(uint32_t id, const uint8_t *p, uint32_t len) {
   if (!id || find(id)) {
-    out_frame(T_OPEN_FAIL, 0, id, "stream id in use", id ? 16 : 0);
+    const char *why = id ? "stream id in use" : "stream id 0";
+    out_frame(T_OPEN_FAIL, 0, id, why, strlen(why));
     return;
   }
   if (!len) {
