@@ -69,7 +69,8 @@ test('Stop suspends, Start resumes, Shut down discards the saved state', async (
     await pane(page, 'Overview');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await expect(badge(page)).toHaveText('Running', { timeout: 15_000 });
-    await expect(page.getByTestId('resume')).toHaveText('Last startBooted cold: memoryGiB changed since the save');
+    // the engine's reason (suspend/saved-state.ts), word for word
+    await expect(page.getByTestId('resume')).toHaveText('Last startBooted cold: settings changed since the save: memoryGiB 4 → 8');
   });
 });
 

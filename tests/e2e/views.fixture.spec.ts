@@ -5,6 +5,7 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { startBridge } from './bridge/server.js';
 import { needsBuiltRenderer, pane, RENDERER, SHOTS, withBridge } from './fixture-helpers.js';
+import { stepProgress } from '../../electron/shared/progress.js';
 import { FakeBackend, fixtureBackend } from '../fixtures/fake-backend.js';
 import { makeStatus, MOUNTS, PORTS } from '../fixtures/status.js';
 
@@ -66,8 +67,10 @@ for (const scheme of ['light', 'dark'] as const) {
     await withBridge(starting, async (bridge) => {
       await bridge.authorize(page);
       await page.goto(bridge.url);
-      starting.emit('progress', { task: 'boot', label: 'Booting: Kernel booted', step: 'kernel', fraction: 0.38 });
-      await expect(page.getByTestId('progress')).toContainText('38%');
+      // the engine's own progress event for the kernel step starting: step 4 of 9
+      starting.emit('progress', stepProgress('kernel', 'running'));
+      await expect(page.getByTestId('progress')).toContainText('Kernel booted');
+      await expect(page.getByTestId('progress')).toContainText('33%');
       await page.screenshot({ path: path.join(SHOTS, `dashboard-starting-${scheme}.png`) });
     });
   });

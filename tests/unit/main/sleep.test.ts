@@ -73,9 +73,10 @@ describe('sleep and wake', () => {
       expect(actions(backend).map((c) => c.method)).toEqual(['vm.stop']);
       await vi.advanceTimersByTimeAsync(FakeBackend.SAVE_MS);
       await suspending;
+      // vm.start answers once the VM runs again, as the engine's does
+      await vi.advanceTimersByTimeAsync(FakeBackend.LOAD_MS + 10);
       await waking;
       expect(actions(backend).map((c) => c.method)).toEqual(['vm.stop', 'vm.start']);
-      await vi.advanceTimersByTimeAsync(FakeBackend.LOAD_MS + 10);
       expect(backend.status).toMatchObject({ state: 'running', resume: { resumed: true, loadMs: FakeBackend.LOAD_MS } });
       await backend.close();
     } finally {
