@@ -20,6 +20,31 @@ const INSTANCES = '/sys/kernel/tracing/instances';
 
 let dir = '';
 let bin = '';
+let netns = false;
+
+/** Run in a fresh network namespace: its own sockets (v4, v6, a connect()ed UDP client), one line
+ * of the bash script, one of berth-portwatch, and the /proc tables, as JSON. */
+const NETNS_CHILD = `
+import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import net from 'node:net';
+const listen = (a) => new Promise((r) => { const s = net.createServer().listen(0, a, () => r(s)); });
+const bind = (t, a) => new Promise((r) => { const s = dgram.createSocket(t); s.bind(0, a, () => r(s)); });
+const tcp = [await listen('127.0.0.1'), await listen('::1'), await listen('0.0.0.0')];
+const udp = [await bind('udp4', '127.0.0.1'), await bind('udp6', '::1'), await bind('udp4', '0.0.0.0')];
+const client = dgram.createSocket('udp4');
+await new Promise((r) => client.connect(udp[0].address().port, '127.0.0.1', r));
+const script = spawnSync('bash', ['-c', process.env.PW_SCRIPT], { input: '', encoding: 'utf8' }).stdout;
+const ours = await new Promise((resolve) => {
+  const p = spawn(process.env.PW_BIN, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let b = '';
+  p.stdout.on('data', (d) => { b += d; const i = b.indexOf('\\n'); if (i >= 0) { p.stdin.end(); resolve(b.slice(0, i + 1)); } });
+});
+const proc = Object.fromEntries(['tcp', 'tcp6', 'udp', 'udp6'].map((f) => [f, fs.readFileSync('/proc/net/' + f, 'utf8')]));
+console.log(JSON.stringify({ script, ours, proc, tcp: tcp.map((s) => s.address()), udp: udp.map((s) => s.address()), client: client.address() }));
+process.exit(0);
+`;
 
 interface Line {
   text: string;
@@ -157,6 +182,8 @@ beforeAll(() => {
   bin = path.join(dir, 'berth-portwatch');
   const r = spawnSync('gcc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-static', '-o', bin, path.join(SRC, 'portwatch-main.c'), path.join(SRC, 'listeners.c')], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
+  fs.writeFileSync(path.join(dir, 'netns-child.mjs'), NETNS_CHILD);
+  netns = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up']).status === 0;
 }, 60_000);
 
 afterAll(async () => {
@@ -191,21 +218,33 @@ describe.skipIf(!canRun)('berth-portwatch', () => {
     ['sock_diag', {}],
     ['/proc/net', { BERTH_LW_PROC: '1' }],
   ])("prints the bash loop's line byte for byte, and what parseProcNet* read from /proc (tables read by %s)", async (_, env) => {
+    if (netns) {
+      // In a network namespace of its own nobody else opens sockets between the scans.
+      const r = spawnSync('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, path.join(dir, 'netns-child.mjs')], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, ...env, PW_BIN: bin, PW_SCRIPT: PORT_WATCH_SCRIPT },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const got = JSON.parse(r.stdout) as { script: string; ours: string; proc: Record<string, string>; tcp: AddressInfo[]; udp: AddressInfo[]; client: AddressInfo };
+      expect(got.ours).toBe(got.script);
+      const parsed = parseWatchLine(got.ours)!;
+      expect(parsed.tcp).toEqual(parseProcNetTcp(got.proc.tcp! + got.proc.tcp6!));
+      expect(parsed.udp).toEqual(parseProcNetUdp(got.proc.udp! + got.proc.udp6!));
+      for (const a of got.tcp) expect(parsed.tcp).toContainEqual({ port: a.port, address: a.address });
+      for (const a of got.udp) expect(parsed.udp).toContainEqual({ port: a.port, address: a.address });
+      expect(parsed.tcp).toHaveLength(3);
+      expect(parsed.udp).toHaveLength(3);
+      expect(parsed.udp.map((l) => l.port)).not.toContain(got.client.port);
+      return;
+    }
+    // Without namespaces (not root): other processes on this host open and close sockets
+    // meanwhile; a comparison counts only when the scans on either side of ours agree. A
+    // difference of ours alone would show in every attempt and fail the test.
     await tcpServer();
     await udpSocket();
-    if (fs.existsSync('/proc/net/tcp6')) {
-      await new Promise<void>((r) => toClose.push(net.createServer().listen(0, '::1', () => r())));
-      await new Promise<void>((r) => {
-        const s = dgram.createSocket('udp6');
-        toClose.push(s);
-        s.bind(0, '::1', () => r());
-      });
-    }
     const w = watch(env);
     await w.ready();
-    // Other processes on this host open and close sockets meanwhile (load is high, tests of other
-    // work run beside this one): a comparison counts only when the scans on either side of ours
-    // agree. A difference of ours alone would show in every attempt and fail the test.
     let compared = 0;
     const misses: string[] = [];
     // (A scan of the script takes ~1.5 s on this host: bash re-reads /proc for every line.)
