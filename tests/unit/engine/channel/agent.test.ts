@@ -22,11 +22,14 @@ const accepted: net.Socket[] = [];
 const acceptWaiters: ((s: net.Socket) => void)[] = [];
 let agent: ChildProcess;
 let link: ChannelLink;
+/** the socket the link runs over, to put bytes on the wire behind its back */
+let current: net.Socket | null = null;
 
 /** The next connection the agent makes, as QEMU would hand it to its one client. */
-function nextAgentSocket(): Promise<net.Socket> {
-  const s = accepted.shift();
-  return s ? Promise.resolve(s) : new Promise((r) => acceptWaiters.push(r));
+async function nextAgentSocket(): Promise<net.Socket> {
+  const s = accepted.shift() ?? (await new Promise<net.Socket>((r) => acceptWaiters.push(r)));
+  current = s;
+  return s;
 }
 
 function startAgent(): ChildProcess {
@@ -219,6 +222,19 @@ describe.skipIf(process.platform !== 'linux')('the channel against berth-guestd'
     const ms = await link.ping(2000);
     expect(ms).toBeGreaterThanOrEqual(0);
     expect(ms).toBeLessThan(2000);
+  });
+
+  it('resets when the guest loses its place in the host bytes (RESYNC), failing open streams, and comes back up', async () => {
+    const s = await link.openUnix(path.join(dir, 'echo.sock'));
+    const err = new Promise<Error>((r) => s.on('error', r));
+    const down = new Promise<string>((r) => link.once('down', r));
+    const up = new Promise((r) => link.once('up', r));
+    current!.write('these bytes are no frame header');
+    expect(await down).toBe('channel reset');
+    expect((await err).message).toBe('channel reset');
+    await up;
+    expect(link.isUp).toBe(true);
+    expect((await link.exec('echo again')).stdout).toBe('again\n');
   });
 
   it('goes down when the agent is killed, errors its streams, and connectUntil brings up the next agent', async () => {
