@@ -1,7 +1,7 @@
-// The supervisor: owns one instance. Runs the state machine and the readiness ladder (docs/architecture.md),
-// spawns QEMU and the host agent, writes the event log, and answers the contract. No Electron here.
+// The supervisor: owns one instance. Keeps the state machine and the order things happen in (a start
+// climbs the ways up, a stop waits for a start it cancels), and answers the contract. The work is
+// done by the modules it hands its engine host to (lifecycle/, suspend/, services/). No Electron here.
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
 import { validateRequest } from '../shared/contract.js';
 import type { EventName, Events, Envelope, Method, Params, Result } from '../shared/contract.js';
 import type { JournalEvents } from '../shared/journal.js';
@@ -12,7 +12,7 @@ import { hostOfProcess } from './accel.js';
 import { AgentHost, nodeForker } from './agent-host.js';
 import type { AgentForker } from './agent-host.js';
 import type { Backend } from './backend.js';
-import { applyPatch, currentHost, loadSettings, resolveMounts, saveSettings } from './config.js';
+import { loadSettings } from './config.js';
 import { BerthFailure, toBerthError } from './errors.js';
 import { EventLog, tailFile } from './event-log.js';
 import type { GuestImage } from './image/local.js';
@@ -28,7 +28,7 @@ import { StepTracker } from './lifecycle/steps.js';
 import { AgentWatch } from './lifecycle/agent.js';
 import { powerDown, teardown } from './lifecycle/stop.js';
 import { liveStatus } from './lifecycle/status.js';
-import { changeSettings } from './lifecycle/settings.js';
+import { changeSettings, settingsForStart } from './lifecycle/settings.js';
 import { Aborted, climb } from './lifecycle/ladder.js';
 import type { Start, StartNotes } from './lifecycle/ladder.js';
 import { LADDERS, WAYS } from './lifecycle/ladders.js';
@@ -50,7 +50,6 @@ export interface SupervisorOptions {
   /** Electron's process.resourcesPath: the bundled QEMU lives under <resources>/qemu/ */
   resourcesPath?: string;
 }
-
 
 export class Supervisor implements Backend {
   readonly paths: InstancePaths;
@@ -265,15 +264,7 @@ export class Supervisor implements Backend {
     let start: Start | undefined;
     try {
       // Validate everything before anything starts: a bad config starts nothing and changes nothing.
-      let settings = loadSettings(this.paths.settings);
-      const overrides = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Partial<Settings>;
-      if (Object.keys(overrides).length) {
-        settings = applyPatch(settings, overrides);
-        saveSettings(this.paths.settings, settings);
-      } else if (!fs.existsSync(this.paths.settings)) {
-        saveSettings(this.paths.settings, settings);
-      }
-      const mounts = resolveMounts(settings.mounts, currentHost());
+      const { settings, mounts } = settingsForStart(this.paths, params);
       checkSocketPaths(this.paths);
       for (const svc of this.services.all) svc.onStart?.(settings);
       this.setState('starting', { arch: settings.arch });

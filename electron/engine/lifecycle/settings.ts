@@ -1,6 +1,8 @@
-// Settings changes while the supervisor runs: berth.yaml written after the same checks a start
-// makes, what applies live pushed to the running VM at once, and whether the rest (RESTART_KEYS)
-// now differs from what the VM booted with.
+// The settings a start runs with, and settings changes while the supervisor runs: berth.yaml
+// written after the same checks a start makes, what applies live pushed to the running VM at once,
+// and whether the rest (RESTART_KEYS) now differs from what the VM booted with.
+import fs from 'node:fs';
+import type { Params } from '../../shared/contract.js';
 import { RESTART_KEYS } from '../../shared/settings.js';
 import type { Settings } from '../../shared/settings.js';
 import type { VmState } from '../../shared/status.js';
@@ -13,6 +15,24 @@ import type { EmulationService } from '../services/emulation.js';
 import type { ServiceContext } from '../services/service.js';
 import type { TestcontainersService } from '../services/testcontainers.js';
 import type { Run } from '../vm/run.js';
+import type { Mount } from './ladder.js';
+
+/**
+ * Checked before anything starts, so a bad config starts nothing and changes nothing: berth.yaml
+ * with the start's overrides (written back, or written first when there is none yet), and the
+ * shares it names resolved.
+ */
+export function settingsForStart(paths: InstancePaths, params: Params<'vm.start'>): { settings: Settings; mounts: Mount[] } {
+  let settings = loadSettings(paths.settings);
+  const overrides = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Partial<Settings>;
+  if (Object.keys(overrides).length) {
+    settings = applyPatch(settings, overrides);
+    saveSettings(paths.settings, settings);
+  } else if (!fs.existsSync(paths.settings)) {
+    saveSettings(paths.settings, settings);
+  }
+  return { settings, mounts: resolveMounts(settings.mounts, currentHost()) };
+}
 
 /** A setting the running VM was not started with, which only a fresh boot applies. */
 export function restartNeeded(run: Run | null, current: Settings | undefined): boolean {
