@@ -15,9 +15,10 @@ import path from 'node:path';
 import { benchCpus, benchIdleByHand, benchImage, benchResume, benchSession, benchStart } from './lib/benches.mjs';
 import { BenchInstance, ROOT } from './lib/berth.mjs';
 import { cleanupByHand } from './lib/byhand.mjs';
+import { benchGuestLink } from './lib/guest-link.mjs';
 import { loadavg, log, machineInfo, round, run, sleep, summarize } from './lib/util.mjs';
 
-const ALL = ['start', 'image', 'resume', 'latency', 'idle', 'scaling'];
+const ALL = ['start', 'image', 'resume', 'latency', 'idle', 'scaling', 'transport', 'throughput', 'portlatency'];
 const RESULTS = path.join(ROOT, 'bench', 'results');
 
 function parseArgs(argv) {
@@ -220,6 +221,9 @@ async function main() {
     }
     if (want('idle')) await benchIdleByHand(ctx);
     if (want('scaling')) await benchCpus(ctx);
+    if (want('transport') || want('throughput') || want('portlatency')) {
+      await benchGuestLink(ctx, { transport: want('transport'), throughput: want('throughput'), portlatency: want('portlatency') });
+    }
   } catch (e) {
     failure = e;
     log(`FAILED: ${e.stack || e.message}`);
