@@ -450,8 +450,9 @@ static int start_tracing(struct lw *lw, char *why, size_t len) {
     lw->inst[0] = 0;
     return 0;
   }
-  /* An event must wake the reader at once (the default waits for a 50%-full buffer on recent
-   * kernels); and the events are only wakeups, so a small buffer is plenty. */
+  /* An event must wake the reader at once: buffer_percent 0, so that no kernel version waits for
+   * the buffer to fill (6.18's trace_pipe wakes at the first event even at the default 50). The
+   * events are only wakeups, so a small buffer is plenty. */
   write_at(lw->inst, "buffer_percent", "0");
   write_at(lw->inst, "buffer_size_kb", "16");
 
