@@ -18,6 +18,13 @@ export interface ListenerWatch {
 
 export type TransportKind = 'channel' | 'ssh';
 
+export interface DatagramPort {
+  send(b: Buffer): void;
+  on(e: 'message', f: (b: Buffer) => void): this;
+  on(e: 'close', f: () => void): this;
+  close(): void;
+}
+
 export interface GuestLink {
   readonly kind: TransportKind;
   readonly isUp: boolean;
@@ -29,6 +36,8 @@ export interface GuestLink {
   openUnix(path: string): Promise<Duplex>;
   /** a byte stream to a TCP port in the guest */
   openTcp(host: string, port: number): Promise<Duplex>;
+  /** a UDP socket in the guest connect()ed to host:port, a datagram per message (the channel only; SSH carries no datagrams) */
+  openUdp?(host: string, port: number): Promise<DatagramPort>;
   /** the guest's listener tables, a line on every change (and at once) */
   watchListeners(onLine: (line: string) => void): Promise<ListenerWatch>;
   close(): void;

@@ -151,14 +151,27 @@ export interface WantedUdpForward extends WantedForward {
   unreachable?: string;
 }
 
-/** One UDP forward per guest port, under the same ports.map / ports.ignore rules as TCP. */
-export function wantedUdpForwards(listeners: GuestListener[], rules: PortRules): WantedUdpForward[] {
+/** The guest address a channel UDP stream goes to for a server bound to `address`. */
+export function udpConnectAddress(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '::1';
+  if (address.startsWith('::ffff:')) return address.slice(7);
+  return address;
+}
+
+/**
+ * One UDP forward per guest port, under the same ports.map / ports.ignore rules as TCP. Through
+ * QEMU's forwarding (`hostfwd`) only servers on every address (or the guest's own) are reachable;
+ * the guest channel reaches loopback-bound ones too.
+ */
+export function wantedUdpForwards(listeners: GuestListener[], rules: PortRules, via: 'hostfwd' | 'channel' = 'hostfwd'): WantedUdpForward[] {
+  const reachable = via === 'channel' ? (a: string) => udpReachable(a) || reachableFromLoopback(a) : udpReachable;
   const byPort = new Map<number, GuestListener>();
   for (const l of listeners) {
     if (rules.ignore.includes(l.port)) continue;
     const prev = byPort.get(l.port);
     // A reachable bind wins over a loopback one on the same port.
-    if (!prev || (!udpReachable(prev.address) && udpReachable(l.address))) byPort.set(l.port, l);
+    if (!prev || (!reachable(prev.address) && reachable(l.address))) byPort.set(l.port, l);
   }
   return [...byPort.values()]
     .sort((a, b) => a.port - b.port)
@@ -166,7 +179,7 @@ export function wantedUdpForwards(listeners: GuestListener[], rules: PortRules):
       guestPort: l.port,
       hostPort: rules.map[String(l.port)] ?? l.port,
       guestAddress: l.address,
-      ...(udpReachable(l.address) ? {} : { unreachable: `the guest listener is bound to ${l.address} only; UDP reaches listeners on all addresses (0.0.0.0 or ::)` }),
+      ...(reachable(l.address) ? {} : { unreachable: `the guest listener is bound to ${l.address} only; UDP reaches listeners on all addresses (0.0.0.0 or ::)` }),
     }));
 }
 

@@ -64,7 +64,8 @@ const hostfwd: Hostfwd = {
     await askHostfwd({ op: 'remove', protocol: 'udp', hostPort });
   },
 };
-const newForwarder = (l: GuestLink, init: AgentInit) => new PortForwarder(l, init.ports, (list) => port.send({ type: 'ports', ports: list }), log, { hostfwd });
+const newForwarder = (l: GuestLink, init: AgentInit) =>
+  new PortForwarder(l, init.ports, (list) => port.send({ type: 'ports', ports: list }), log, l.openUdp ? { udpChannel: (h, p) => l.openUdp!(h, p) } : { hostfwd });
 
 async function retryUntil(deadline: number, what: string, fn: () => Promise<boolean>): Promise<void> {
   let last = '';

@@ -13,7 +13,7 @@ import type { GuestListener, PortRules, WantedForward } from './listeners.js';
 import { formatAddress, loopbackListeners, portTakenReason } from './port-probe.js';
 import type { GuestLink, ListenerWatch } from './link.js';
 import { UdpForwarder } from './udp.js';
-import type { Hostfwd } from './udp.js';
+import type { Hostfwd, UdpChannel } from './udp.js';
 
 interface Forward extends WantedForward {
   servers: net.Server[];
@@ -32,8 +32,10 @@ export interface ForwarderOptions {
   isRoot?: boolean;
   /** how long a connect to a host loopback port may take before the port counts as taken */
   probeTimeoutMs?: number;
-  /** QEMU's forwarding rules (through the supervisor): without them UDP servers are not forwarded */
+  /** QEMU's forwarding rules (through the supervisor), for UDP on the SSH transport */
   hostfwd?: Hostfwd;
+  /** the guest channel's UDP streams: UDP goes over them instead of QEMU's rules */
+  udpChannel?: UdpChannel;
   /** how long an idle UDP flow lives (default UDP_IDLE_MS) */
   udpIdleMs?: number;
 }
@@ -63,9 +65,15 @@ export class PortForwarder {
     this.platform = opts.platform ?? process.platform;
     this.isRoot = opts.isRoot ?? process.getuid?.() === 0;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 300;
-    this.udp = opts.hostfwd
-      ? new UdpForwarder(opts.hostfwd, log, { platform: this.platform, isRoot: this.isRoot, ...(opts.udpIdleMs !== undefined ? { idleMs: opts.udpIdleMs } : {}) })
-      : null;
+    this.udp =
+      opts.hostfwd || opts.udpChannel
+        ? new UdpForwarder(opts.hostfwd ?? null, log, {
+            platform: this.platform,
+            isRoot: this.isRoot,
+            ...(opts.udpIdleMs !== undefined ? { idleMs: opts.udpIdleMs } : {}),
+            ...(opts.udpChannel ? { channel: opts.udpChannel } : {}),
+          })
+        : null;
   }
 
   setRules(rules: PortRules): void {

@@ -1,6 +1,7 @@
 // The host half of a UDP forward: datagrams that clients send to the user-visible port (on
-// 127.0.0.1 and ::1) go on to QEMU's user-mode forward of the guest port, and the guest's replies
-// come back to the client that sent the request.
+// 127.0.0.1 and ::1) go on to the guest server — through a UDP stream of the guest channel, or
+// QEMU's user-mode forward of the guest port on the SSH transport — and the guest's replies come
+// back to the client that sent the request.
 //
 // UDP has no connections, so the relay keeps a *flow* per client address: its own upstream socket,
 // so that whatever arrives on that socket belongs to that client and to no other. A flow nobody
@@ -15,9 +16,50 @@ export const UDP_IDLE_MS = 60_000;
 /** At most this many client flows per forward; the least recently used one goes first. */
 export const UDP_MAX_FLOWS = 512;
 
+/** A flow's own way to the guest server. */
+export interface Upstream {
+  send(msg: Buffer): void;
+  close(): void;
+  /** the host port of a flow's socket towards QEMU's forward (what QEMU sees as the client) */
+  readonly port?: number;
+}
+
+/** Opens a flow's upstream; the guest's replies for that flow come to onReply. */
+export type OpenUpstream = (onReply: (reply: Buffer) => void, onGone: (why: string) => void, log: (line: string) => void) => Promise<Upstream>;
+
+/**
+ * Towards QEMU's forward on the host loopback: a socket per flow, bound to loopback before the
+ * first send (an unbound socket would be bound by send() to every address). Not connect()ed: QEMU
+ * answers from whichever of its forwards for the guest port it finds first, so the reply's source
+ * port is not always the target's.
+ */
+export function hostfwdUpstream(target: { host: string; port: number }): OpenUpstream {
+  return (onReply, onGone, log) =>
+    new Promise<Upstream>((resolve) => {
+      const s = dgram.createSocket('udp4');
+      s.on('error', (e) => onGone(e.message));
+      s.on('message', (reply, from) => {
+        if (from.address === '127.0.0.1') onReply(reply);
+      });
+      s.bind({ address: '127.0.0.1', port: 0 }, () =>
+        resolve({
+          send: (m) => s.send(m, target.port, target.host, (e) => e && log(`udp relay: datagram: ${e.message}`)),
+          close: () => {
+            try {
+              s.close();
+            } catch {
+              // already closed
+            }
+          },
+          port: (s.address() as AddressInfo).port,
+        }),
+      );
+    });
+}
+
 export interface UdpRelayOptions {
-  /** where the datagrams go on: QEMU's forward on the host loopback */
-  target: { host: string; port: number };
+  /** where the datagrams go on (QEMU's forward: hostfwdUpstream; the guest channel: a UDP stream per flow) */
+  upstream: OpenUpstream;
   idleMs?: number;
   maxFlows?: number;
   /** drop datagrams from peers that are not loopback (a wildcard bind, see hostBind) */
@@ -32,8 +74,8 @@ interface Flow {
   listener: dgram.Socket;
   address: string;
   port: number;
-  upstream: dgram.Socket;
-  /** datagrams that arrived while the upstream socket was still binding */
+  upstream: Upstream | null;
+  /** datagrams that arrived while the upstream was still opening */
   pending: Buffer[] | null;
   last: number;
 }
@@ -86,7 +128,7 @@ export class UdpRelay {
 
   /** The host ports of the flows' upstream sockets (what QEMU sees as the clients). */
   upstreamPorts(): number[] {
-    return [...this.flows.values()].filter((f) => !f.pending).map((f) => (f.upstream.address() as AddressInfo).port);
+    return [...this.flows.values()].flatMap((f) => (f.upstream?.port !== undefined ? [f.upstream.port] : []));
   }
 
   private fromClient(listener: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -109,45 +151,42 @@ export class UdpRelay {
       if (!oldest) break;
       this.drop(oldest);
     }
-    // Bound to loopback before the first send: an unbound socket would be bound by send() to
-    // every address, and QEMU's forward is on 127.0.0.1 anyway. Not connect()ed: QEMU answers
-    // from whichever of its forwards for the guest port it finds first, so the reply's source
-    // port is not always the target's.
-    const upstream = dgram.createSocket('udp4');
-    const flow: Flow = { key, listener, address: rinfo.address, port: rinfo.port, upstream, pending: [], last: this.now() };
+    const flow: Flow = { key, listener, address: rinfo.address, port: rinfo.port, upstream: null, pending: [], last: this.now() };
     this.flows.set(key, flow);
-    upstream.on('error', (e) => {
-      this.log(`udp relay: flow for ${rinfo.address}:${rinfo.port}: ${e.message}`);
-      this.drop(flow);
-    });
-    upstream.on('message', (reply, from) => {
-      if (from.address !== '127.0.0.1' || this.flows.get(key) !== flow) return;
+    const live = () => this.flows.get(key) === flow && !this.closed;
+    const onReply = (reply: Buffer) => {
+      if (!live()) return;
       flow.last = this.now();
       listener.send(reply, flow.port, flow.address, (e) => {
         if (e) this.log(`udp relay: reply to ${flow.address}:${flow.port}: ${e.message}`);
       });
-    });
-    upstream.bind({ address: '127.0.0.1', port: 0 }, () => {
-      const queued = flow.pending ?? [];
-      flow.pending = null;
-      for (const m of queued) this.forward(flow, m);
-    });
+    };
+    const onGone = (why: string) => {
+      if (!live()) return;
+      this.log(`udp relay: flow for ${rinfo.address}:${rinfo.port}: ${why}`);
+      this.drop(flow);
+    };
+    this.opts.upstream(onReply, onGone, this.log).then(
+      (u) => {
+        if (!live()) return u.close();
+        flow.upstream = u;
+        const queued = flow.pending ?? [];
+        flow.pending = null;
+        for (const m of queued) u.send(m);
+      },
+      (e: Error) => onGone(e.message),
+    );
     return flow;
   }
 
   private forward(flow: Flow, msg: Buffer): void {
-    flow.upstream.send(msg, this.opts.target.port, this.opts.target.host, (e) => {
-      if (e) this.log(`udp relay: datagram from ${flow.address}:${flow.port}: ${e.message}`);
-    });
+    flow.upstream?.send(msg);
   }
 
   private drop(flow: Flow): void {
     if (this.flows.get(flow.key) === flow) this.flows.delete(flow.key);
-    try {
-      flow.upstream.close();
-    } catch {
-      // already closed
-    }
+    flow.upstream?.close();
+    flow.upstream = null;
   }
 
   /** Close every flow idle for longer than idleMs. */

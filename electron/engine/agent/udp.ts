@@ -1,16 +1,20 @@
 // UDP port forwarding: a guest UDP server (a container's `-p N:N/udp`, or any process bound to
 // 0.0.0.0 or ::) appears on host 127.0.0.1 and ::1 at the same port, or the one ports.map gives.
 //
-// SSH carries no datagrams, so the datagrams ride QEMU's user-mode forwarding: the supervisor adds
-// a `hostfwd` rule from an internal port on the host's 127.0.0.1 to the guest port, and a relay here
-// binds the user-visible port and passes datagrams to it (udp-relay.ts). The user-visible port is
-// bound first: a port another program holds fails the forward before QEMU is asked anything.
+// A relay here binds the user-visible port and passes each client's datagrams on (udp-relay.ts).
+// On the guest channel every client flow is a UDP stream of the channel to the server's own
+// address in the guest, so servers bound to the guest's loopback are reached too. SSH carries no
+// datagrams, so on the SSH transport they ride QEMU's user-mode forwarding instead: the supervisor
+// adds a `hostfwd` rule from an internal port on the host's 127.0.0.1 to the guest port. The
+// user-visible port is bound first: a port another program holds fails the forward before the
+// guest or QEMU is asked anything.
 import type dgram from 'node:dgram';
 import type { PortForward } from '../../shared/status.js';
-import { hostBind, listedForward, wantedUdpForwards } from './listeners.js';
+import { hostBind, listedForward, udpConnectAddress, wantedUdpForwards } from './listeners.js';
 import type { GuestListener, PortRules, WantedUdpForward } from './listeners.js';
 import { formatAddress, portTakenReason } from './port-probe.js';
-import { UdpRelay, bindUdp } from './udp-relay.js';
+import { UdpRelay, bindUdp, hostfwdUpstream } from './udp-relay.js';
+import type { OpenUpstream } from './udp-relay.js';
 
 /** QEMU's forwarding rules, as the supervisor sets them up for the agent. */
 export interface Hostfwd {
@@ -20,9 +24,31 @@ export interface Hostfwd {
   remove(hostPort: number): Promise<void>;
 }
 
+/** The guest channel's UDP streams (ChannelLink.openUdp). */
+export type UdpChannel = (host: string, port: number) => Promise<{ send(b: Buffer): void; on(e: 'message', f: (b: Buffer) => void): unknown; on(e: 'close', f: () => void): unknown; close(): void }>;
+
+/** A flow's upstream as a UDP stream of the guest channel to `host`:`port` in the guest. */
+export function channelUpstream(open: UdpChannel, host: string, port: number): OpenUpstream {
+  return async (onReply, onGone) => {
+    const d = await open(host, port);
+    let ours = false;
+    d.on('message', onReply);
+    d.on('close', () => ours || onGone('the guest channel closed the flow'));
+    return {
+      send: (m) => d.send(m),
+      close: () => {
+        ours = true;
+        d.close();
+      },
+    };
+  };
+}
+
 export interface UdpForwarderOptions {
   platform: NodeJS.Platform;
   isRoot: boolean;
+  /** the guest channel: datagrams go as its UDP streams, and no QEMU rule is needed */
+  channel?: UdpChannel;
   /** idle flows expire after this long (default UDP_IDLE_MS) */
   idleMs?: number;
 }
@@ -42,14 +68,14 @@ export class UdpForwarder {
   private forwards = new Map<number, UdpForward>();
 
   constructor(
-    private readonly hostfwd: Hostfwd,
+    private readonly hostfwd: Hostfwd | null,
     private readonly log: (line: string) => void,
     private readonly opts: UdpForwarderOptions,
   ) {}
 
   /** Bring the forwards in line with the guest's UDP servers; resolves when every new one is open or failed. */
   async reconcile(listeners: GuestListener[], rules: PortRules): Promise<void> {
-    const wanted = new Map(wantedUdpForwards(listeners, rules).map((w) => [w.guestPort, w]));
+    const wanted = new Map(wantedUdpForwards(listeners, rules, this.opts.channel ? 'channel' : 'hostfwd').map((w) => [w.guestPort, w]));
     for (const [port, f] of this.forwards) {
       const w = wanted.get(port);
       if (!w || w.hostPort !== f.hostPort || !!w.unreachable !== !!f.unreachable) {
@@ -98,16 +124,23 @@ export class UdpForwarder {
     }
     if (f.closed) return this.release(f);
 
-    let rulePort: number;
-    try {
-      rulePort = await this.hostfwd.add(f.guestPort);
-    } catch (e) {
-      return fail(`QEMU could not forward guest UDP port ${f.guestPort}: ${(e as Error).message}`);
+    let upstream: OpenUpstream;
+    if (this.opts.channel) {
+      upstream = channelUpstream(this.opts.channel, udpConnectAddress(f.guestAddress), f.guestPort);
+    } else {
+      if (!this.hostfwd) return fail('no way to carry datagrams to the guest (no channel, no QEMU forwarding)');
+      let rulePort: number;
+      try {
+        rulePort = await this.hostfwd.add(f.guestPort);
+      } catch (e) {
+        return fail(`QEMU could not forward guest UDP port ${f.guestPort}: ${(e as Error).message}`);
+      }
+      f.rulePort = rulePort;
+      if (f.closed) return this.release(f);
+      upstream = hostfwdUpstream({ host: '127.0.0.1', port: rulePort });
     }
-    f.rulePort = rulePort;
-    if (f.closed) return this.release(f);
     f.relay = new UdpRelay(f.sockets, {
-      target: { host: '127.0.0.1', port: rulePort },
+      upstream,
       loopbackFilter: bind.loopbackFilter,
       log: this.log,
       ...(this.opts.idleMs !== undefined ? { idleMs: this.opts.idleMs } : {}),
@@ -137,7 +170,7 @@ export class UdpForwarder {
     if (f.rulePort !== undefined) {
       const port = f.rulePort;
       f.rulePort = undefined;
-      this.hostfwd.remove(port).catch((e: Error) => this.log(`ports: removing QEMU's forward on ${port}/udp: ${e.message}`));
+      this.hostfwd?.remove(port).catch((e: Error) => this.log(`ports: removing QEMU's forward on ${port}/udp: ${e.message}`));
     }
   }
 

@@ -3,6 +3,7 @@
 // 127.0.0.1 (the rule's internal port is the echo's), so a datagram sent to the forward really
 // makes the round trip. Also: `localhost` both ways, for TCP and for UDP.
 import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import readline from 'node:readline';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import type { PortForward } from '../../../electron/shared/status.js';
 import { PortForwarder } from '../../../electron/engine/agent/ports.js';
 import type { ForwarderOptions } from '../../../electron/engine/agent/ports.js';
 import type { GuestLink } from '../../../electron/engine/agent/link.js';
-import type { Hostfwd } from '../../../electron/engine/agent/udp.js';
+import type { Hostfwd, UdpChannel } from '../../../electron/engine/agent/udp.js';
 import { bindUdp } from '../../../electron/engine/agent/udp-relay.js';
 
 class FakeLink {
@@ -237,5 +238,75 @@ describe('localhost both ways: a forward answers whether the client resolves loc
     await guestHas([udpOn(port)]);
     expect(await ask('127.0.0.1', port, 'v4')).toBe('v4');
     expect(await ask('::1', port, 'v6')).toBe('v6');
+  });
+});
+
+/**
+ * The guest channel's UDP streams stood in for by real sockets: each stream is a UDP socket
+ * connect()ed to the address it names, as berth-guestd makes one in the guest; here the "guest"
+ * is this machine's loopback, where the test's echo servers run.
+ */
+function channelStandIn() {
+  const opened: string[] = [];
+  let live = 0;
+  const channel: UdpChannel = async (host, port) => {
+    opened.push(`${host} ${port}`);
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((res) => s.connect(port, host, () => res()));
+    live++;
+    const ev = new EventEmitter();
+    s.on('message', (m) => ev.emit('message', m));
+    const port_ = {
+      send: (b: Buffer) => s.send(b),
+      on: (e: 'message' | 'close', f: (b: Buffer) => void) => (ev.on(e, f), port_),
+      close: () => {
+        live--;
+        s.close();
+      },
+    };
+    return port_;
+  };
+  return { channel, opened, live: () => live };
+}
+
+describe('UDP over the guest channel', () => {
+  it('each client flow is its own stream to the server’s address; no QEMU rule is asked for', async () => {
+    const echo = await bindUdp('127.0.0.1', 0);
+    echo.on('message', (m, r) => echo.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address));
+    cleanup.push(() => echo.close());
+    const port = (echo.address() as AddressInfo).port;
+    const host = await freeUdpPort();
+    const c = channelStandIn();
+    const { q, guestHas } = await forwarder({ hostfwd: undefined, udpChannel: c.channel }, { ignore: [], map: { [String(port)]: host } });
+    // Bound to the guest's loopback only: QEMU's forwarding could not reach it, the channel can.
+    const list = await guestHas([udpOn(port, '0100007F')]);
+    expect(list).toEqual([expect.objectContaining({ protocol: 'udp', guestPort: port, hostPort: host, guestAddress: '127.0.0.1', state: 'forwarding' })]);
+    expect(await ask('127.0.0.1', host, 'a')).toBe('echo:a');
+    expect(await ask('::1', host, 'b')).toBe('echo:b');
+    expect(c.opened).toEqual([`127.0.0.1 ${port}`, `127.0.0.1 ${port}`]);
+    expect(q.calls).toEqual([]);
+  });
+
+  it('the same loopback-bound server through QEMU’s forwarding is listed as unreachable, with the reason', async () => {
+    const port = await freeUdpPort();
+    const { q, guestHas } = await forwarder();
+    const list = await guestHas([udpOn(port, '0100007F')]);
+    expect(list).toEqual([expect.objectContaining({ protocol: 'udp', guestPort: port, state: 'failed', reason: expect.stringContaining('bound to 127.0.0.1 only') })]);
+    expect(q.calls).toEqual([]);
+  });
+
+  it('a forward that goes closes its flows’ streams', async () => {
+    const echo = await bindUdp('127.0.0.1', 0);
+    echo.on('message', (m, r) => echo.send(m, r.port, r.address));
+    cleanup.push(() => echo.close());
+    const port = (echo.address() as AddressInfo).port;
+    const host = await freeUdpPort();
+    const c = channelStandIn();
+    const { guestHas } = await forwarder({ hostfwd: undefined, udpChannel: c.channel }, { ignore: [], map: { [String(port)]: host } });
+    await guestHas([udpOn(port)]);
+    expect(await ask('127.0.0.1', host, 'x')).toBe('x');
+    expect(c.live()).toBe(1);
+    await guestHas([]);
+    expect(c.live()).toBe(0);
   });
 });

@@ -5,7 +5,7 @@
 import type dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UdpRelay, bindUdp } from '../../../electron/engine/agent/udp-relay.js';
+import { UdpRelay, bindUdp, hostfwdUpstream } from '../../../electron/engine/agent/udp-relay.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -51,7 +51,7 @@ async function relay(target: number, opts: { idleMs?: number; maxFlows?: number 
   const v4 = await bindUdp('127.0.0.1', 0);
   const port = portOf(v4);
   const v6 = await bindUdp('::1', port);
-  const r = new UdpRelay([v4, v6], { target: { host: '127.0.0.1', port: target }, ...opts });
+  const r = new UdpRelay([v4, v6], { upstream: hostfwdUpstream({ host: '127.0.0.1', port: target }), ...opts });
   cleanup.push(() => r.close());
   return { r, port, listeners: [v4, v6] };
 }
@@ -135,7 +135,7 @@ describe('UDP relay', () => {
     const e = await echo();
     let now = 1_000;
     const v4 = await bindUdp('127.0.0.1', 0);
-    const r = new UdpRelay([v4], { target: { host: '127.0.0.1', port: portOf(e.sock) }, idleMs: 60_000, now: () => now });
+    const r = new UdpRelay([v4], { upstream: hostfwdUpstream({ host: '127.0.0.1', port: portOf(e.sock) }), idleMs: 60_000, now: () => now });
     cleanup.push(() => r.close());
     const c = await client('127.0.0.1');
     c.send(portOf(v4), Buffer.from('x'));
@@ -165,7 +165,7 @@ describe('UDP relay', () => {
   it('with the peer filter, drops a datagram from an address that is not loopback', async () => {
     const e = await echo();
     const v4 = await bindUdp('127.0.0.1', 0);
-    const r = new UdpRelay([v4], { target: { host: '127.0.0.1', port: portOf(e.sock) }, loopbackFilter: true });
+    const r = new UdpRelay([v4], { upstream: hostfwdUpstream({ host: '127.0.0.1', port: portOf(e.sock) }), loopbackFilter: true });
     cleanup.push(() => r.close());
     // Tests send to loopback only: the LAN peer is a message event with that sender.
     v4.emit('message', Buffer.from('from the LAN'), { address: '192.168.1.20', family: 'IPv4', port: 5000, size: 12 });
