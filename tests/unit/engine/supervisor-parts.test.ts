@@ -97,7 +97,7 @@ describe('the boot seed (lifecycle/seed.ts)', () => {
     const p = instance();
     const settings = { ...defaultSettings(), emulation: { enabled: true } };
     const ssh = { clientPub: 'ssh-ed25519 AAAAclient', hostKey: 'HOSTKEY', hostPub: 'ssh-ed25519 AAAAhost' } as Run['ssh'];
-    writeBootSeed(p, { settings, bootId: 'cafe', ssh, mounts: [{ hostPath: '/h', guestPath: '/g', writable: false, tag: 'berth0' }], proxy: { proxySource: 'none', caCertificates: '' } });
+    writeBootSeed(p, { settings, bootId: 'cafe', ssh, mounts: [{ location: '/h', guestPath: '/g', writable: false, tag: 'berth0' }], proxy: { proxySource: 'none', caCertificates: '' } });
     const seed = readSeed(p.seed)!;
     expect(seed.BOOT_ID).toBe('cafe');
     expect(seed.HOST_KEY).toBe('HOSTKEY');
