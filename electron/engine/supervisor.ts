@@ -224,6 +224,7 @@ export class Supervisor implements Backend {
       readyMs: this.readyMs,
       lastStop: this.lastStop,
       degradedReason: this.agentWatch.degradedReason,
+      guestLink: this.agentWatch.guestLink,
     });
   }
 
