@@ -78,11 +78,11 @@ int main(int argc, char **argv) {
       return 1;
     }
     link_flush();
-    /* Streams stop reading while the queue to the host is full and resume when it drained. */
-    if (out_full() != was_full) {
-      was_full = out_full();
-      streams_sync_all();
-    }
+    /* Streams stop reading while the queue to the host is full and resume when it drained. A
+     * stream that saw it full for a moment during this iteration stopped itself: wake it too. */
+    int full = out_full();
+    if (out_take_high() || full != was_full) streams_sync_all();
+    was_full = full;
     streams_collect();
   }
   /* Stopped (systemd, a test): no exec may outlive the agent's streams. */

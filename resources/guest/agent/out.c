@@ -8,12 +8,15 @@
 static struct buf q;
 /* Bytes of q's first element (a frame or the marker) not yet written; 0 when none is started. */
 static size_t head_left;
+/* The queue reached OUT_HIGH since out_take_high(): streams switched their reading off then. */
+static int hit_high;
 
 void out_frame(uint8_t type, uint8_t flags, uint32_t id, const void *payload, size_t len) {
   uint8_t *p = buf_reserve(&q, FRAME_HDR + len);
   frame_put(p, type, flags, id, (uint32_t)len);
   for (size_t i = 0; i < len; i++) p[FRAME_HDR + i] = ((const uint8_t *)payload)[i];
   q.len += FRAME_HDR + len;
+  if (q.len >= OUT_HIGH) hit_high = 1;
 }
 
 void out_marker(void) { buf_append(&q, SYNC_MARKER, SYNC_LEN); }
@@ -23,6 +26,13 @@ uint8_t *out_data_begin(size_t max) { return buf_reserve(&q, FRAME_HDR + max) + 
 void out_data_commit(uint8_t flags, uint32_t id, size_t len) {
   frame_put(q.p + q.off + q.len, T_DATA, flags, id, (uint32_t)len);
   q.len += FRAME_HDR + len;
+  if (q.len >= OUT_HIGH) hit_high = 1;
+}
+
+int out_take_high(void) {
+  int h = hit_high;
+  hit_high = 0;
+  return h;
 }
 
 size_t out_pending(void) { return q.len; }

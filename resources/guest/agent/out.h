@@ -14,6 +14,8 @@ uint8_t *out_data_begin(size_t max);
 void out_data_commit(uint8_t flags, uint32_t id, size_t len);
 size_t out_pending(void);
 int out_full(void);
+/* 1 when the queue reached OUT_HIGH since the last call (it may have drained again since). */
+int out_take_high(void);
 /* Drops what is not sent yet, except the rest of a frame already partly written (the host must
  * still find the next header where it expects one). */
 void out_drop(void);

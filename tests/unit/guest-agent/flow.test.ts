@@ -24,7 +24,7 @@ async function settle(got: () => number, quietMs = 400): Promise<number> {
 }
 
 describe('berth-guestd flow control', () => {
-  it('stops at the window without CREDIT and sends exactly what each CREDIT allows', async () => {
+  it('stops at the window without CREDIT and sends exactly what each CREDIT allows', { timeout: 30_000 }, async () => {
     host = await Host.start();
     await host.hello();
     let got = 0;
@@ -98,4 +98,40 @@ describe('berth-guestd flow control', () => {
     expect(maxInFlight).toBeLessThanOrEqual(WINDOW);
     srv.close();
   });
+
+  it('keeps every stream going when the queue to a slow host fills and drains', { timeout: 30_000 }, async () => {
+    host = await Host.start();
+    await host.hello();
+    const h = host;
+    const got = new Map<number, number>();
+    const exits = new Map<number, number>();
+    h.tap = (f) => {
+      if (f.type === T.DATA) {
+        got.set(f.stream, (got.get(f.stream) ?? 0) + f.payload.length);
+        return true;
+      }
+      if (f.type === T.EXIT) exits.set(f.stream, f.payload.readInt32BE(0));
+      return f.type === T.EXIT || f.type === T.CLOSE;
+    };
+    const ids = [1, 2, 3, 4];
+    for (const id of ids) {
+      expect((await h.open(id, 'x', 'head -c 3000000 /dev/zero')).type).toBe(T.OPEN_OK);
+      // all the credit at once: from here on only the guest's own queue can hold a stream back
+      h.send(T.CREDIT, id, u32(3_000_000));
+    }
+    // a host that reads in bursts: the guest's queue to it fills and drains again and again
+    const sock = h.sock!;
+    const pacer = setInterval(() => {
+      sock.pause();
+      setTimeout(() => sock.resume(), 20);
+    }, 40);
+    try {
+      await h.until(() => exits.size === ids.length, 'every exec’s EXIT', 20_000);
+    } finally {
+      clearInterval(pacer);
+      sock.resume();
+    }
+    expect(ids.map((id) => [got.get(id), exits.get(id)])).toEqual(ids.map(() => [3_000_000, 0]));
+  });
 });
+
