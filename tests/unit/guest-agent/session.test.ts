@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/agent.js';
+import { SYNC_MARKER, encodeFrame } from '../../../electron/engine/channel/frame.js';
 import { Host, T } from './helpers/host.js';
 import { serveUnix } from './helpers/servers.js';
 
@@ -87,4 +88,23 @@ describe('berth-guestd sessions', () => {
     await host.nextOn(0, T.PONG);
     served.close();
   });
+
+  it('reads frames split anywhere: a session written one byte at a time', async () => {
+    host = await Host.start();
+    const nonce = Buffer.from('12345678');
+    const bytes = Buffer.concat([
+      SYNC_MARKER,
+      encodeFrame(T.HELLO, 0, nonce),
+      encodeFrame(T.OPEN, 9, Buffer.from('xecho split')),
+      encodeFrame(T.EOF, 9),
+    ]);
+    for (const b of bytes) {
+      host.write(Buffer.from([b]));
+      await new Promise((r) => setImmediate(r));
+    }
+    await host.next((f) => f.type === T.HELLO && f.payload.subarray(0, 8).equals(nonce), 'HELLO');
+    await host.nextOn(9, T.EXIT);
+    expect(host.takeData(9).toString()).toBe('split\n');
+  });
 });
+

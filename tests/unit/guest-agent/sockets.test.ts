@@ -3,7 +3,8 @@
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/agent.js';
-import { Host, T } from './helpers/host.js';
+import { WINDOW } from '../../../electron/engine/channel/frame.js';
+import { Host, T, u32 } from './helpers/host.js';
 import { serveTcp, serveUdpEcho, serveUnix } from './helpers/servers.js';
 
 beforeAll(() => void buildAgent(), 120_000);
@@ -101,4 +102,47 @@ describe('berth-guestd UDP streams', () => {
     expect([a.payload.toString(), b.payload.toString()]).toEqual(['echo:one', 'echo:two-two']);
     echo.close();
   });
+
+  it('drops datagrams beyond the window instead of queueing them, and carries new ones after a CREDIT', async () => {
+    const h = await session();
+    const echo = await serveUdpEcho();
+    expect((await h.open(9, 'd', `${echo.port} 127.0.0.1`)).type).toBe(T.OPEN_OK);
+    let bytes = 0;
+    let count = 0;
+    h.tap = (f) => {
+      if (f.stream !== 9 || f.type !== T.DATA) return false;
+      bytes += f.payload.length;
+      count++;
+      return true;
+    };
+    const payload = Buffer.alloc(1000, 0x61);
+    for (let i = 0; i < 300; i++) h.send(T.DATA, 9, payload); // 300 replies of 1005 bytes: more than a window
+    await h.until(() => h.frames.filter((f) => f.stream === 9 && f.type === T.CREDIT).length === 300, 'a CREDIT per datagram');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bytes).toBeLessThanOrEqual(WINDOW);
+    expect(count).toBeLessThanOrEqual(Math.floor(WINDOW / 1005));
+    expect(count).toBeGreaterThan(0);
+    h.tap = () => false;
+    h.send(T.CREDIT, 9, u32(WINDOW));
+    h.send(T.DATA, 9, 'after');
+    expect((await h.nextOn(9, T.DATA)).payload.toString()).toBe('echo:after');
+    echo.close();
+  });
 });
+
+describe('berth-guestd and a host that overruns its window', () => {
+  it('closes the stream rather than buffer more than a window for it', async () => {
+    const h = await session();
+    const srv = await serveUnix(h.dir);
+    await h.open(10, 'u', srv.path);
+    const c = await srv.next();
+    c.pause(); // a reader that never reads: the guest cannot hand the bytes on
+    const chunk = Buffer.alloc(65536, 1);
+    for (let i = 0; i < 64; i++) h.send(T.DATA, 10, chunk); // 4 MB with no regard for CREDIT
+    await h.nextOn(10, T.CLOSE);
+    c.resume();
+    await srv.untilEnd(c);
+    srv.close();
+  });
+});
+
