@@ -167,7 +167,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'start → running, then stop in shutdown mode',
     stopMode: 'shutdown',
-    run: async ({ backend: b }) => [await start(b), await status(b), await stop(b)],
+    run: async ({ backend: b }) => [await status(b), await start(b), await status(b), await stop(b)],
   },
   {
     name: 'stop in suspend mode, then the start resumes the saved VM',
@@ -178,6 +178,11 @@ const SCENARIOS: Scenario[] = [
     name: 'stop --shutdown of a suspended VM discards the saved state; the next start boots cold',
     stopMode: 'suspend',
     run: async ({ backend: b }) => [await start(b), await stop(b), await stop(b, { shutdown: true }), await start(b), await stop(b, { force: true })],
+  },
+  {
+    name: 'restart is a fresh boot, never a resume; start while running answers with the running VM',
+    stopMode: 'suspend',
+    run: async ({ backend: b }) => [await start(b), await start(b), await act(b, 'restart', () => ok(b.invoke('vm.restart', {}))), await stop(b, { shutdown: true })],
   },
   {
     name: 'a restart setting changed after the suspend: the start boots cold and says why',
