@@ -105,7 +105,7 @@ function fake(settings: Settings): Side {
   };
 }
 
-/** A status as both sides must agree on it: no pids, paths, timings, details or host facts. */
+/** A status as both sides must agree on it: which pids (not their numbers), no paths, timings, step details (but a failed one's) or host facts. */
 function shape(s: Status) {
   return {
     state: s.state,
