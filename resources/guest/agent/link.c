@@ -80,7 +80,9 @@ static void try_port(void) {
     searched = 1;
     fd = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-      fprintf(stderr, "berth-guestd: open %s: %s\n", dev, strerror(errno));
+      static int last_errno;
+      if (errno != last_errno) fprintf(stderr, "berth-guestd: open %s: %s (retrying every second)\n", dev, strerror(errno));
+      last_errno = errno;
       return arm(SEARCH_MS);
     }
     fprintf(stderr, "berth-guestd: opened %s\n", dev);
