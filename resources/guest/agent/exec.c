@@ -16,6 +16,7 @@ extern char **environ;
 
 static void pipe_read(struct stream *s, struct watch *w, uint8_t flags) {
   size_t max = s->win < (int64_t)FRAME_MAX ? (size_t)s->win : FRAME_MAX;
+  if (!max) return; /* a read of 0 bytes would look like EOF */
   uint8_t *p = out_data_begin(max);
   ssize_t n = read(w->fd, p, max);
   if (n > 0) {

@@ -122,6 +122,7 @@ void stream_flush_in(struct stream *s) {
 
 static void read_sock(struct stream *s) {
   size_t max = s->win < (int64_t)FRAME_MAX ? (size_t)s->win : FRAME_MAX;
+  if (!max) return; /* a read of 0 bytes would look like EOF */
   uint8_t *p = out_data_begin(max);
   ssize_t n = read(s->io.fd, p, max);
   if (n > 0) {
