@@ -14,6 +14,7 @@
 #include "out.h"
 #include "session.h"
 #include "streams.h"
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--help")) return usage(stdout), 0;
     else return usage(stderr), 2;
   }
+  /* fds 0-2 must be taken: a pipe landing there would be dup2()ed onto itself for an exec and stay
+   * close-on-exec, leaving the command without its stdin or stdout. */
+  int nfd;
+  while ((nfd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && nfd <= 2) fcntl(nfd, F_SETFD, 0);
+  if (nfd > 2) close(nfd);
   setvbuf(stderr, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);
   /* Every stream holds a descriptor or three: take what the system allows. */
