@@ -33,6 +33,11 @@ static void arm(int ms) {
 static void go_up(void) {
   up = 1;
   session_link_changed();
+  /* The host may still hold a session with an agent that ran before this one (berth-guestd
+     restarted; the host's socket to QEMU never closed): RESYNC makes it start a new session now
+     instead of waiting on streams nobody here knows. A host that is just connecting ignores it
+     (it reads nothing before the sync marker). */
+  out_frame(T_RESYNC, 0, 0, NULL, 0);
   watch_init(&lw_link, fd, lw_link.cb, NULL);
   watch_want(&lw_link, EPOLLIN);
   fprintf(stderr, "berth-guestd: host connected, waiting for its sync marker\n");

@@ -10,7 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelLink } from '../../../../electron/engine/channel/link.js';
 
@@ -252,5 +252,44 @@ describe.skipIf(process.platform !== 'linux')('the channel against berth-guestd'
     const hello = await link.connectUntil(Date.now() + 10_000, (e) => retries.push(e.message));
     expect(hello.bootId).toBe('e2e-boot-2');
     expect((await link.exec('echo back')).stdout).toBe('back\n');
+  }, 30_000);
+
+  it('a new agent behind the same host connection (QEMU keeps its socket while berth-guestd restarts): its RESYNC starts a new session, no reconnect', async () => {
+    // QEMU's part: one host-side connection that outlives the guest agents behind it.
+    let behind: net.Socket | null = null;
+    const queued: Buffer[] = [];
+    const hostEnd = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        if (behind) behind.write(chunk, () => cb());
+        else (queued.push(chunk), cb());
+      },
+    });
+    const relay = net.createServer((s) => {
+      behind = s;
+      s.on('data', (d) => hostEnd.push(d));
+      s.on('close', () => behind === s && (behind = null));
+      for (const q of queued.splice(0)) s.write(q);
+    });
+    const sock = path.join(dir, 'qemu-like.sock');
+    await new Promise<void>((r) => relay.listen(sock, r));
+    const spawnBehind = () => spawn(agentBin, ['--connect', sock, '--boot-id-file', path.join(dir, 'boot-id')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    let first = spawnBehind();
+    const l = ChannelLink.overSocket(hostEnd);
+    try {
+      await l.connectUntil(Date.now() + 10_000);
+      expect((await l.exec('echo one')).stdout).toBe('one\n');
+      const down = new Promise<string>((r) => l.once('down', r));
+      const up = new Promise((r) => l.once('up', r));
+      first.kill('SIGKILL');
+      first = spawnBehind();
+      expect(await down).toBe('channel reset');
+      await up;
+      expect((await l.exec('echo two')).stdout).toBe('two\n');
+    } finally {
+      l.close();
+      first.kill('SIGKILL');
+      relay.close();
+    }
   }, 30_000);
 });
