@@ -18,8 +18,38 @@ export interface ChosenLink {
   note?: string;
 }
 
-export function channelLink(socketPath: string): GuestLink {
-  return Object.assign(new ChannelLink(socketPath), { kind: 'channel' as const });
+/** A PING this often; this many unanswered in a row and the connection is dropped and made again. */
+export const KEEPALIVE_MS = 15_000;
+export const KEEPALIVE_MISSES = 2;
+
+/**
+ * A guest that stops answering (berth-guestd hung, its port stuck) must not leave the agent
+ * waiting on streams forever: the session's liveness is checked by PING, and a connection that
+ * misses KEEPALIVE_MISSES in a row is dropped ('down', then the agent's usual reconnect).
+ */
+export function keepAlive(link: ChannelLink, log: (line: string) => void, everyMs = KEEPALIVE_MS, misses = KEEPALIVE_MISSES): () => void {
+  let missed = 0;
+  let inFlight = false;
+  const timer = setInterval(() => {
+    if (!link.isUp || inFlight) return;
+    inFlight = true;
+    link.ping(everyMs).then(
+      () => {
+        missed = 0;
+        inFlight = false;
+      },
+      (e: Error) => {
+        inFlight = false;
+        if (!link.isUp) return;
+        if (++missed < misses) return;
+        missed = 0;
+        log(`guest link: no answer to ${misses} pings (${e.message}); connecting again`);
+        link.drop(`the guest channel stopped answering (${misses} pings of ${everyMs / 1000} s)`);
+      },
+    );
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 const sleep = (ms: number) => new Promise<false>((r) => setTimeout(() => r(false), ms));
@@ -34,7 +64,8 @@ export async function connectGuest(init: AgentInit, deadline: number, log: (line
     await ssh.connectUntil(deadline);
     return { link: ssh, note: 'this VM was started without the guest channel (no guest.sock); a restart adds it' };
   }
-  const channel = channelLink(init.channelSocket);
+  const raw = new ChannelLink(init.channelSocket);
+  const channel: GuestLink = Object.assign(raw, { kind: 'channel' as const });
   let channelError = '';
   let sshError: Error | undefined;
   const viaChannel = channel.connectUntil(deadline, (e) => (channelError = e.message)).then(
@@ -48,6 +79,7 @@ export async function connectGuest(init: AgentInit, deadline: number, log: (line
   const first = await Promise.race([viaChannel.then((ok) => (ok ? 'channel' : 'channel failed')), viaSsh.then((ok) => (ok ? 'ssh' : 'ssh failed'))]);
   const useChannel = (): ChosenLink => {
     ssh.close();
+    keepAlive(raw, log);
     return { link: channel };
   };
   const useSsh = (why: string): ChosenLink => {

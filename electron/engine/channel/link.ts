@@ -118,6 +118,11 @@ export class ChannelLink extends EventEmitter<{ up: [HelloInfo]; down: [string] 
     return this.up().ping(timeoutMs);
   }
 
+  /** Drops this connection as failed ('down' follows, with the reason); connect() makes a new one. */
+  drop(reason: string): void {
+    this.mux?.destroy(reason);
+  }
+
   /** Drops the connection and every stream on it; no 'down' follows. */
   close(): void {
     this.closed = true;

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelLink } from '../../../../electron/engine/channel/link.js';
+import { keepAlive } from '../../../../electron/engine/agent/transport.js';
 
 const root = path.resolve(import.meta.dirname, '../../../..');
 let dir: string;
@@ -252,6 +253,22 @@ describe.skipIf(process.platform !== 'linux')('the channel against berth-guestd'
     const hello = await link.connectUntil(Date.now() + 10_000, (e) => retries.push(e.message));
     expect(hello.bootId).toBe('e2e-boot-2');
     expect((await link.exec('echo back')).stdout).toBe('back\n');
+  }, 30_000);
+
+  it('keepAlive: a guest agent that stops answering (SIGSTOP) is dropped after two missed pings, with the reason; it comes back when it answers again', async () => {
+    const stop = keepAlive(link, () => undefined, 300, 2);
+    try {
+      const down = new Promise<string>((r) => link.once('down', r));
+      agent.kill('SIGSTOP');
+      expect(await down).toBe('the guest channel stopped answering (2 pings of 0.3 s)');
+      agent.kill('SIGCONT');
+      const hello = await link.connectUntil(Date.now() + 10_000);
+      expect(hello.agent).toBe('berth-guestd 1');
+      expect((await link.exec('echo alive')).stdout).toBe('alive\n');
+    } finally {
+      stop();
+      agent.kill('SIGCONT');
+    }
   }, 30_000);
 
   it('a new agent behind the same host connection (QEMU keeps its socket while berth-guestd restarts): its RESYNC starts a new session, no reconnect', async () => {
