@@ -81,7 +81,11 @@ export interface DecoderSink {
  * marker is a previous session's leftovers.
  */
 export class FrameDecoder {
-  private rest: Buffer = EMPTY;
+  /** bytes not decoded yet: the start of a frame (or of a marker) */
+  private rest: Buffer[] = [];
+  private restLen = 0;
+  /** bytes the frame at the head of rest needs in all; pushes below it are only queued, not copied together */
+  private need = 0;
   private scanning = true;
   private afterMarker = false;
 
@@ -91,6 +95,7 @@ export class FrameDecoder {
   scan(): void {
     this.scanning = true;
     this.afterMarker = false;
+    this.need = 0;
   }
 
   get isScanning(): boolean {
@@ -98,7 +103,12 @@ export class FrameDecoder {
   }
 
   push(chunk: Buffer): void {
-    const buf = this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]);
+    if (this.restLen > 0 && this.restLen + chunk.length < this.need) {
+      this.rest.push(chunk);
+      this.restLen += chunk.length;
+      return;
+    }
+    const buf = this.restLen === 0 ? chunk : Buffer.concat([...this.rest, chunk]);
     let off = 0;
     for (;;) {
       if (this.scanning) {
@@ -135,6 +145,8 @@ export class FrameDecoder {
     }
     const left = buf.length - off;
     // a small remainder is copied so it does not pin a large chunk
-    this.rest = left === 0 ? EMPTY : left < 4096 ? Buffer.from(buf.subarray(off)) : buf.subarray(off);
+    this.rest = left === 0 ? [] : [left < 4096 ? Buffer.from(buf.subarray(off)) : buf.subarray(off)];
+    this.restLen = left;
+    this.need = !this.scanning && left >= HEADER_LEN ? HEADER_LEN + buf.readUInt32BE(off + 8) : 0;
   }
 }

@@ -288,7 +288,8 @@ export class Mux extends EventEmitter<{ up: [HelloInfo]; down: [string]; dead: [
     this.credits.set(stream, (this.credits.get(stream) ?? 0) + bytes);
     if (this.creditsScheduled) return;
     this.creditsScheduled = true;
-    process.nextTick(() => {
+    // after this loop iteration's reads: one CREDIT for all the chunks it brought
+    setImmediate(() => {
       this.creditsScheduled = false;
       for (const [id, n] of this.credits) if (this.streams.has(id)) this.send(T.CREDIT, id, u32(n));
       this.credits.clear();

@@ -6,7 +6,7 @@ import { MAX_PAYLOAD, T, WINDOW } from './frame.js';
 /** What a stream endpoint may ask of its session. */
 export interface Wire {
   send(type: number, stream: number, payload?: Buffer, flags?: number): void;
-  /** Coalesced: CREDITs are sent once per tick per stream. */
+  /** Coalesced: one CREDIT per stream per event-loop iteration. */
   credit(stream: number, bytes: number): void;
   /** The stream is finished; later frames for its id are dropped. */
   forget(stream: number): void;
