@@ -10,12 +10,15 @@
 //                           to drop below this before starting
 //   BENCH_KEEP=1            keep the BERTH_HOME of the run (default: deleted after a clean run)
 //   BERTH_IMAGE_DIR         guest image to use (default: the product's cached build for this recipe)
+//   BERTH_BENCH_BOOKWORM_IMAGE  the Debian 12 build of our recipe for the image benchmark (default:
+//                           BERTH_DEBIAN_SUITE=bookworm build/guest/build-image.sh, cached)
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchCpus, benchIdleByHand, benchImage, benchResume, benchSession, benchStart } from './lib/benches.mjs';
+import { benchCpus, benchIdleByHand, benchResume, benchSession, benchStart } from './lib/benches.mjs';
 import { BenchInstance, ROOT } from './lib/berth.mjs';
 import { cleanupByHand } from './lib/byhand.mjs';
 import { benchGuestLink } from './lib/guest-link.mjs';
+import { benchImage } from './lib/image.mjs';
 import { loadavg, log, machineInfo, round, run, sleep, summarize } from './lib/util.mjs';
 
 const ALL = ['start', 'image', 'resume', 'latency', 'idle', 'scaling', 'transport', 'throughput', 'portlatency'];
@@ -177,6 +180,7 @@ async function main() {
 
   const ctx = {
     inst,
+    imageDir: image.dir,
     runs,
     machine,
     containerSizes,

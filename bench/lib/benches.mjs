@@ -1,9 +1,6 @@
 // The benchmarks. Each pushes figures onto ctx (see run.mjs: ctx.figure); every figure that has a
 // baseline is measured side by side with it in the same run, interleaved where it can be.
-import fs from 'node:fs';
-import path from 'node:path';
-import { bootByHand, instanceCommand, stopByHand } from './byhand.mjs';
-import { ROOT } from './berth.mjs';
+import { bootByHand, stopByHand } from './byhand.mjs';
 import { Guest } from './guest.mjs';
 import { sampleProcesses } from './proc.mjs';
 import { log, now, rawHttp, rawHttpOverStream, round, run, sleep, summarize } from './util.mjs';
@@ -11,7 +8,7 @@ import { log, now, rawHttp, rawHttpOverStream, round, run, sleep, summarize } fr
 /** Seconds a VM sits idle after Docker answers before it is stopped (start/stop benchmark). */
 const SETTLE_BEFORE_STOP_S = 5;
 /** Seconds after Docker answers before an idle measurement begins (boot-time work winds down). */
-const SETTLE_BEFORE_IDLE_S = 20;
+export const SETTLE_BEFORE_IDLE_S = 20;
 const IDLE_WINDOW_S = 30;
 const IDLE_SLICE_S = 5;
 const IMAGE = 'berth-bench/busybox:1';
@@ -142,66 +139,6 @@ export async function benchStart(ctx) {
   });
   const stepNames = Object.keys(steps[0] ?? {});
   ctx.extra.startSteps = Object.fromEntries(stepNames.map((n) => [n, roundStats(summarize(steps.map((s) => (s[n] ?? NaN) / 1000)))]));
-}
-
-// ---------------------------------------------------------------- image: ours against a stock Debian guest
-
-/**
- * Our trimmed image against a stock one (bench/stock-image.sh: minbase + docker.io + Debian's
- * kernel and initramfs, nothing trimmed), both booted by hand with the instance's QEMU command
- * line — only the kernel, initrd and disk swapped — and timed to the same point: `_ping` through
- * an SSH stream-local channel. Both disks have booted once before (warm-up), ABBA order.
- */
-export async function benchImage(ctx) {
-  const { inst, runs } = ctx;
-  log('image: the stock Debian baseline (bench/stock-image.sh: built once, then cached)');
-  const built = await run('bash', [path.join(ROOT, 'bench', 'stock-image.sh')], { timeoutMs: 1_800_000 });
-  const stockDir = built.stdout.trim().split('\n').pop();
-  if (built.code !== 0 || !stockDir || !fs.existsSync(path.join(stockDir, 'manifest.json'))) throw new Error(`bench/stock-image.sh failed: ${built.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  await ensureWarm(ctx);
-  const ours = instanceCommand(inst);
-  const overlay = inst.file('stock-overlay.qcow2');
-  fs.rmSync(overlay, { force: true });
-  const img = await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', path.join(stockDir, 'base.qcow2'), overlay]);
-  if (img.code !== 0) throw new Error(`qemu-img create: ${img.stderr.trim()}`);
-  const swap = (a, i, args) => (args[i - 1] === '-kernel' ? path.join(stockDir, 'vmlinuz') : args[i - 1] === '-initrd' ? path.join(stockDir, 'initrd') : a.replace(`file=${inst.file('disk.qcow2')},`, `file=${overlay},`));
-  const stockCmd = { binary: ours.binary, args: ours.args.map(swap) };
-  if (!stockCmd.args.some((a) => a.includes(overlay))) throw new Error('could not find the disk in qemu.args.json');
-  const stockSsh = { port: inst.sshParams().port, clientKey: fs.readFileSync(path.join(stockDir, 'id_ed25519'), 'utf8'), hostPub: fs.readFileSync(path.join(stockDir, 'ssh_host_ed25519_key.pub'), 'utf8') };
-  const bootStock = () => bootByHand(inst, { cmd: stockCmd, ssh: stockSsh, timeoutMs: 600_000 });
-  log('image: warm-up boot of the stock image (first boot: Docker initialises its state)');
-  const first = await bootStock();
-  log(`  stock first boot: _ping after ${(first.pingMs / 1000).toFixed(1)} s`);
-  await stopByHand(first.vm);
-  const oursPing = [];
-  const stockPing = [];
-  const oursSsh = [];
-  const stockSshMs = [];
-  const one = async (which) => {
-    const b = which === 'ours' ? await bootByHand(inst) : await bootStock();
-    (which === 'ours' ? oursPing : stockPing).push(b.pingMs / 1000);
-    (which === 'ours' ? oursSsh : stockSshMs).push(b.sshMs / 1000);
-    log(`  ${which}: _ping after ${(b.pingMs / 1000).toFixed(1)} s (ssh ${(b.sshMs / 1000).toFixed(1)} s)`);
-    await sleep(SETTLE_BEFORE_STOP_S * 1000);
-    await stopByHand(b.vm);
-  };
-  for (let i = 0; i < runs; i++) {
-    log(`image: run ${i + 1}/${runs}`);
-    for (const w of i % 2 === 0 ? ['ours', 'stock'] : ['stock', 'ours']) await one(w);
-  }
-  fs.rmSync(overlay, { force: true });
-  const m = JSON.parse(fs.readFileSync(path.join(stockDir, 'manifest.json'), 'utf8'));
-  ctx.figure({
-    id: 'image.boot',
-    bench: 'image',
-    label: 'our trimmed image, QEMU by hand → _ping',
-    unit: 's',
-    samples: oursPing,
-    baseline: { label: 'stock Debian minbase + docker.io (Debian kernel + initramfs), same QEMU flags → _ping', samples: stockPing },
-    goal: { text: 'stock ≥ 1.6× slower (ratio ≤ 0.625×)', on: 'ratio', max: 0.625 },
-    note: `both by hand, same command line but kernel/initrd/disk; stock initrd ${Math.round(m.sizes.initrd / 2 ** 20)} MB, disk ${Math.round(m.sizes['base.qcow2'] / 2 ** 20)} MB`,
-  });
-  ctx.figure({ id: 'image.ssh', bench: 'image', label: 'our trimmed image, QEMU by hand → SSH up', unit: 's', samples: oursSsh, baseline: { label: 'stock image → SSH up', samples: stockSshMs } });
 }
 
 // ---------------------------------------------------------------- suspend / resume

@@ -208,6 +208,19 @@ class SshProbe {
     return new Promise((resolve, reject) => this.client.openssh_forwardOutStreamLocal(p, (err, ch) => (err ? reject(err) : resolve(ch))));
   }
 
+  /** A command in the guest on this connection; resolves its stdout, rejects on a non-zero exit. */
+  exec(cmd) {
+    return new Promise((resolve, reject) =>
+      this.client.exec(cmd, (err, ch) => {
+        if (err) return reject(err);
+        let out = '';
+        ch.on('data', (d) => (out += d));
+        ch.stderr.resume();
+        ch.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`\`${cmd}\` exited ${code} in the guest`))));
+      }),
+    );
+  }
+
   close() {
     for (const o of this.probes) o.destroy();
     this.probes.clear();
