@@ -141,7 +141,7 @@ describe('mount watcher', () => {
     await until('the host write', () => has('from-host.txt', ['create']));
     await sleep(300);
     expect(has('from-guest.txt', ['create', 'modify'])).toBe(false);
-    expect(w.stats().echoesDropped).toBe(1);
+    expect(w.stats().echoesDropped).toBeGreaterThanOrEqual(1);
   });
 
   it('reports a removed root as root-vanished and stops', async () => {
