@@ -79,6 +79,7 @@ export async function benchGuestLink(ctx, want) {
         try {
           checkTransport(r.status, t);
           boot[t].push(r.pingMs / 1000);
+        (ctx.extra.guestLinkBootSteps ??= []).push({ transport: t, pingS: round(r.pingMs / 1000, 2), doneAtMs: r.doneAtMs });
           log(`  ${t}: _ping after ${(r.pingMs / 1000).toFixed(1)} s`);
           await sleep(SETTLE_BEFORE_STOP_S * 1000);
         } finally {
@@ -117,7 +118,7 @@ async function session(ctx, transport, want) {
   const r = await inst.start();
   ctx.noteStatus(r.status);
   const readyAt = now();
-  const out = { bootS: r.pingMs / 1000, link: r.status.guestLink };
+  const out = { bootS: r.pingMs / 1000, link: r.status.guestLink, doneAtMs: r.doneAtMs };
   ctx.extra[`guestLink.${transport}`] = r.status.guestLink;
   try {
     checkTransport(r.status, transport);
@@ -275,12 +276,14 @@ export function parseGuestMemory(out) {
 function memFigures(ctx, by) {
   const c = by.channel.mem;
   ctx.extra.guestMemory = roundDeep(Object.fromEntries(Object.entries(by).map(([t, s]) => [t, s.mem])));
-  for (const n of ['berth-guestd', 'berth-portwatch']) {
-    if (c.rss[n] === undefined) {
-      ctx.skipped.push({ id: `transport.rss.${n}`, reason: `no ${n} process in the guest (guestTransport channel session)` });
+  // the channel carries the listener watch in berth-guestd itself; over SSH berth-portwatch does it
+  for (const [t, n] of [['channel', 'berth-guestd'], ['ssh', 'berth-portwatch']]) {
+    const kB = by[t]?.mem.rss[n] !== undefined ? by[t].mem.rss[n] * 1024 : undefined;
+    if (kB === undefined) {
+      ctx.skipped.push({ id: `transport.rss.${n}`, reason: `no ${n} process in the guest (guestTransport ${t} session)` });
       continue;
     }
-    ctx.figure({ id: `transport.rss.${n}`, bench: 'transport', label: `${n} RSS in the guest (guestTransport channel)`, unit: 'MB', value: c.rss[n], samples: [c.rss[n]] });
+    ctx.figure({ id: `transport.rss.${n}`, bench: 'transport', label: `${n} RSS in the guest (guestTransport ${t})`, unit: 'kB', value: kB, samples: [kB] });
   }
   if (by.ssh && c.usedMB !== undefined && by.ssh.mem.usedMB !== undefined) {
     ctx.figure({
