@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AgentForker, AgentProcess } from '../../../electron/engine/agent-host.js';
-import type { ToAgent } from '../../../electron/engine/agent/protocol.js';
+import type { FromAgent, ToAgent } from '../../../electron/engine/agent/protocol.js';
+import { STEPS } from '../../../electron/shared/status.js';
 import { writeFileAtomic } from '../../../electron/engine/atomic.js';
 import { defaultSettings, loadSettings, saveSettings } from '../../../electron/engine/config.js';
 import { EventLog } from '../../../electron/engine/event-log.js';
@@ -149,6 +150,40 @@ describe('supervisor lifecycle (no VM)', () => {
     expect(journal(p).find((e) => e.kind === 'start-cancelled')).toMatchObject({ step: 'ssh' });
     expect(journal(p).filter(ofKind('state')).some((e) => e.state === 'stopped' && e.cancelled)).toBe(true);
   });
+
+  // Each of the agent's steps failing, as the agent reports it: the start names that step and its
+  // code, keeps the steps before it done, and tears down everything it brought up.
+  for (const [i, step] of STEPS.slice(4, 8).entries()) {
+    it(`a start whose agent fails at ${step.name} names the step and its code, tears the VM down and leaves no run file`, async () => {
+      const { p, q, home } = await runningVm();
+      const failing: AgentForker = () => {
+        const ee = new EventEmitter();
+        const reply = (m: FromAgent) => setImmediate(() => ee.emit('message', m));
+        const proc: AgentProcess = {
+          pid: 3_000_000 + i,
+          send(m: ToAgent) {
+            if (m.type === 'init') {
+              for (const s of STEPS.slice(4, 4 + i)) reply({ type: 'step', name: s.name, state: 'done' });
+              reply({ type: 'step', name: step.name, state: 'running' });
+              reply({ type: 'step', name: step.name, state: 'failed', detail: `${step.name} broke here` });
+            } else if (m.type === 'shutdown') setImmediate(() => ee.emit('exit', 0, null));
+          },
+          kill() {
+            setImmediate(() => ee.emit('exit', null, 'SIGKILL'));
+          },
+          on: ((e: string, fn: (...a: unknown[]) => void) => ee.on(e, fn)) as AgentProcess['on'],
+        };
+        return proc;
+      };
+      const st = await supervisor(p, home, failing).start();
+      await exited(q);
+      expect(st.state).toBe('error');
+      expect(st.error).toMatchObject({ step: step.name, code: step.name === 'docker' ? 'E_DOCKER' : step.name === 'socket' ? 'E_SOCKET' : 'E_SSH', message: `${step.name} broke here` });
+      expect(st.steps.find((s) => s.name === step.name)?.state).toBe('failed');
+      for (const before of STEPS.slice(4, 4 + i)) expect(st.steps.find((s) => s.name === before.name)?.state).toBe('done');
+      expect(runFiles(p, ['vm', 'agent']).filter((f) => fs.existsSync(f))).toEqual([]);
+    });
+  }
 
   it('a start that fails in the apply step names that step, tears the VM down and leaves no run file', async () => {
     const { p, q, home } = await runningVm();

@@ -19,13 +19,13 @@ import { Supervisor } from '../../../electron/engine/supervisor.js';
 import { fakeAgent, fakeImage, removeScratch, scratch } from './helpers/stand-ins.js';
 
 const STAND_IN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'stand-in-qemu.mjs');
-const saved = { qemu: process.env.BERTH_QEMU, load: process.env.STAND_IN_LOAD };
+const saved = { qemu: process.env.BERTH_QEMU, load: process.env.STAND_IN_LOAD, start: process.env.STAND_IN_START, marker: process.env.STAND_IN_MARKER };
 beforeAll(() => {
   // findQemu reads BERTH_QEMU from the process; the stand-in reads STAND_IN_LOAD from its own.
   process.env.BERTH_QEMU = STAND_IN;
 });
 afterAll(() => {
-  for (const [k, v] of [['BERTH_QEMU', saved.qemu], ['STAND_IN_LOAD', saved.load]] as const) {
+  for (const [k, v] of [['BERTH_QEMU', saved.qemu], ['STAND_IN_LOAD', saved.load], ['STAND_IN_START', saved.start], ['STAND_IN_MARKER', saved.marker]] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -35,6 +35,8 @@ afterAll(() => {
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   delete process.env.STAND_IN_LOAD;
+  delete process.env.STAND_IN_START;
+  delete process.env.STAND_IN_MARKER;
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
@@ -50,8 +52,8 @@ function instance(stopMode: 'suspend' | 'shutdown'): { p: InstancePaths; home: s
   return { p, home };
 }
 
-function supervisor(p: InstancePaths, home: string, forker: AgentForker = fakeAgent()): Supervisor {
-  const sup = new Supervisor({ paths: p, forker, env: { ...process.env, HOME: home, BERTH_ACCEL: 'tcg' }, startTimeoutMs: 20_000 });
+function supervisor(p: InstancePaths, home: string, forker: AgentForker = fakeAgent(), startTimeoutMs = 20_000): Supervisor {
+  const sup = new Supervisor({ paths: p, forker, env: { ...process.env, HOME: home, BERTH_ACCEL: 'tcg' }, startTimeoutMs });
   // No guest behind the stand-in: the apply step has nothing to ask.
   Object.assign(sup, { applyGuestState: async () => undefined });
   cleanups.push(async () => {
@@ -64,6 +66,29 @@ function supervisor(p: InstancePaths, home: string, forker: AgentForker = fakeAg
 const journal = (p: InstancePaths) => EventLog.readLast(p.events);
 
 describe('supervisor starts against a stand-in QEMU (no VM)', () => {
+  it('QEMU refusing to start fails the qemu step with what QEMU said, and leaves no run file', { timeout: 30_000 }, async () => {
+    process.env.STAND_IN_START = 'fail';
+    const { p, home } = instance('shutdown');
+    const st = await supervisor(p, home).start();
+    expect(st.state).toBe('error');
+    expect(st.error?.step).toBe('qemu');
+    expect(st.error?.message).toContain('stand-in refuses to start');
+    for (const s of ['image', 'disk']) expect(st.steps.find((x) => x.name === s)?.state).toBe('done');
+    expect(runFiles(p, ['vm', 'agent']).filter((f) => fs.existsSync(f))).toEqual([]);
+  });
+
+  it('a kernel that never boots fails the start at the kernel step with the serial log as the hint, and the QEMU it launched is gone', { timeout: 30_000 }, async () => {
+    process.env.STAND_IN_MARKER = 'none';
+    const { p, home } = instance('shutdown');
+    const st = await supervisor(p, home, fakeAgent(), 4000).start();
+    expect(st.state).toBe('error');
+    expect(st.error?.step).toBe('kernel');
+    expect(st.error?.hint).toContain('serial.log');
+    const qemuPid = journal(p).map((e) => (e.kind === 'step' && e.step === 'qemu' ? /pid (\d+)/.exec(String(e.detail ?? ''))?.[1] : undefined)).filter(Boolean).pop();
+    expect(isAlive(Number(qemuPid))).toBe(false);
+    expect(runFiles(p, ['vm', 'agent']).filter((f) => fs.existsSync(f))).toEqual([]);
+  });
+
   it('a saved state that does not load: the VM boots cold, and the status says why', { timeout: 30_000 }, async () => {
     const { p, home } = instance('suspend');
     const sup = supervisor(p, home);

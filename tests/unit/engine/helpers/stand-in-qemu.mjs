@@ -3,7 +3,8 @@
 // `--version` answers as QEMU 7.2 does; otherwise it serves QMP on the socket its -chardev names,
 // writes its pid file, prints the initrd's marker to the serial log (unless started with
 // -incoming), and runs save/load the way QEMU's exec: migration does (the command through /bin/sh).
-// STAND_IN_LOAD=fail makes migrate-incoming fail as a state QEMU cannot load does.
+// STAND_IN_LOAD=fail makes migrate-incoming fail as a state QEMU cannot load does; STAND_IN_START and
+// STAND_IN_MARKER (below) make it fail to start or never boot.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -22,8 +23,14 @@ const name = (opt('-name') ?? '').split(',')[0];
 const incoming = args.includes('-incoming');
 const qmpPath = chardev('qmp0').path;
 const serial = chardev('serial0').logfile;
+// STAND_IN_START=fail: QEMU refusing its command line (it exits at once, saying why on stderr).
+if (process.env.STAND_IN_START === 'fail') {
+  process.stderr.write('qemu-system-x86_64: -device virtio-serial-pci: stand-in refuses to start\n');
+  process.exit(1);
+}
 fs.writeFileSync(opt('-pidfile'), `${process.pid}\n`);
-if (!incoming) fs.appendFileSync(serial, 'berth-initrd: stand-in\n');
+// STAND_IN_MARKER=none: a kernel that never reaches the initrd (nothing on the serial console).
+if (!incoming && process.env.STAND_IN_MARKER !== 'none') fs.appendFileSync(serial, 'berth-initrd: stand-in\n');
 
 let running = !incoming;
 let migration = { status: 'none' };
