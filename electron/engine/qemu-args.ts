@@ -53,7 +53,7 @@ export function accelCandidates(host: QemuHost, guest: Arch): Accel[] {
   return host.os === 'darwin' ? ['hvf', 'tcg'] : ['kvm', 'tcg'];
 }
 
-export function kernelCmdline(guest: Arch): string {
+export function kernelCmdline(guest: Arch, accel?: Accel): string {
   const console = guest === 'aarch64' ? 'ttyAMA0' : 'ttyS0';
   return [
     'root=/dev/vda',
@@ -68,6 +68,8 @@ export function kernelCmdline(guest: Arch): string {
     'systemd.show_status=auto',
     'systemd.log_color=0',
     'panic=-1',
+    // The guest's listener watch patches no kernel text under TCG (resources/guest/agent/listeners.c).
+    ...(accel ? [`berth.accel=${accel}`] : []),
   ].join(' ');
 }
 
@@ -117,7 +119,7 @@ export function buildQemuCommand(p: QemuPlan): QemuCommand {
     '-m', `${Math.round(p.memoryGiB * 1024)}M`,
     '-kernel', f.kernel,
     '-initrd', f.initrd,
-    '-append', kernelCmdline(p.guest),
+    '-append', kernelCmdline(p.guest, p.accel),
     // file.locking=on: QEMU's default (auto) locks only where OFD locks exist, which macOS lacks;
     // forced, a second QEMU on the same disk is refused on every host ("Failed to get "write" lock").
     '-drive', `if=none,id=root,file=${e(f.disk)},format=qcow2,file.locking=on,discard=unmap,detect-zeroes=unmap,cache=writeback`,

@@ -44,6 +44,8 @@
 #define QUICK_NS (2 * MS)
 #define CONFIRM_NS (50 * MS)
 #define FALLBACK_NS (1000 * MS)
+/* Under TCG: no trace events at all (see under_tcg), and a scan this often instead. */
+#define TCG_POLL_NS (250 * MS)
 /* With every change covered by events this only bounds the damage of an event the kernel lost
  * (a kretprobe over its maxactive); it costs one wakeup per 30 s. */
 #define SAFETY_NS (30000 * MS)
@@ -512,6 +514,26 @@ static void arm(struct lw *lw) {
   timerfd_settime(lw->tfd, TFD_TIMER_ABSTIME, &it, NULL);
 }
 
+/*
+ * Enabling or removing trace events and kprobes patches kernel text (int3, then the new bytes).
+ * Under QEMU's multi-threaded TCG another vCPU can still run a stale translation holding the int3
+ * after the patch is done: seen here as "Oops: int3" in ttwu_do_activate and a guest panic when
+ * the watch was closed. On KVM and HVF the CPU runs the guest's code natively and the patching
+ * protocol holds. The host says which accelerator it launched (berth.accel= on the kernel command
+ * line); under TCG the tables are read by sock_diag every 250 ms (about 0.05 ms each).
+ */
+static int under_tcg(void) {
+  char buf[4096];
+  const char *path = getenv("BERTH_LW_CMDLINE"); /* tests: another command line than this kernel's */
+  int fd = open(path ? path : "/proc/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  return strstr(buf, "berth.accel=tcg") != NULL;
+}
+
 struct lw *lw_open(char *err, size_t errlen) {
   if (errlen) err[0] = 0;
   struct lw *lw = calloc(1, sizeof *lw);
@@ -530,7 +552,9 @@ struct lw *lw_open(char *err, size_t errlen) {
 
   char why[400] = "";
   int cover = 0;
+  int tcg = under_tcg();
   if (getenv("BERTH_LW_POLL")) say(why, sizeof why, "BERTH_LW_POLL is set");
+  else if (tcg) say(why, sizeof why, "the VM runs under TCG, where patching kernel text for trace events is not safe");
   else cover = start_tracing(lw, why, sizeof why);
   if (cover && epoll_ctl(lw->epfd, EPOLL_CTL_ADD, lw->pipefd, &ev) != 0) {
     say(why, sizeof why, "epoll trace_pipe: %s", strerror(errno));
@@ -542,8 +566,10 @@ struct lw *lw_open(char *err, size_t errlen) {
     cover = 0;
   }
   int full = (cover & COVER_TCP) && (cover & COVER_UDP);
-  lw->period = full ? SAFETY_NS : FALLBACK_NS;
-  if (!cover) say(err, errlen, "polling every 1 s, no trace events: %s", why);
+  lw->period = full ? SAFETY_NS : tcg ? TCG_POLL_NS : FALLBACK_NS;
+  int ms = (int)(lw->period / MS);
+  if (!cover && ms % 1000 == 0) say(err, errlen, "polling every %d s, no trace events: %s", ms / 1000, why);
+  else if (!cover) say(err, errlen, "polling every %d ms, no trace events: %s", ms, why);
   else if (!full) say(err, errlen, "%s", why);
   lw->periodic = now_ns(); /* the first lw_poll scans */
   arm(lw);

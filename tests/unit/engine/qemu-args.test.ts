@@ -168,6 +168,11 @@ describe('QEMU command line', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('tells the guest which accelerator it runs under (berth.accel=, read by its listener watch: no kernel text patching under TCG)', () => {
+    expect(argAfter(buildQemuCommand(plan({ accel: 'tcg' })).args, '-append')!.split(' ')).toContain('berth.accel=tcg');
+    expect(argAfter(buildQemuCommand(plan({ accel: 'kvm' })).args, '-append')!.split(' ')).toContain('berth.accel=kvm');
+    expect(argAfter(buildQemuCommand(plan({ host: { os: 'darwin', arch: 'arm64' }, guest: 'aarch64', accel: 'hvf' })).args, '-append')!.split(' ')).toContain('berth.accel=hvf');
+  });
   it('has no channel device when there is no guest.sock (a command line an older instance was saved with)', () => {
     expect(buildQemuCommand(plan({})).args.join(' ')).not.toContain('virtio-serial');
   });

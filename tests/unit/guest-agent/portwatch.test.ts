@@ -332,6 +332,22 @@ describe.skipIf(!canRun)('berth-portwatch', () => {
     expect(up).toBeLessThan(1150);
   });
 
+  it('under TCG (berth.accel=tcg on the command line) patches no kernel text: no trace instance, a 250 ms poll, and says why', async () => {
+    const cmdline = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-cmdline-')), 'cmdline');
+    fs.writeFileSync(cmdline, 'root=/dev/vda rw console=ttyS0 panic=-1 berth.accel=tcg\n');
+    const w = watch({ BERTH_LW_CMDLINE: cmdline });
+    await w.ready();
+    expect(w.stderr).toMatch(/polling every 250 ms, no trace events: the VM runs under TCG/);
+    const instances = fs.existsSync('/sys/kernel/tracing/instances') ? fs.readdirSync('/sys/kernel/tracing/instances') : [];
+    expect(instances.filter((n) => n.startsWith(`berth-lw-${w.proc.pid}-`))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    const from = w.lines.length;
+    const t0 = performance.now();
+    const tcp = await tcpServer();
+    const up = await latency(w, from, t0, (l) => has(tcpOf(l), port(tcp)), 'TCP', 'new TCP listener listed (TCG poll) after');
+    expect(up).toBeLessThan(400);
+  });
+
   it('exits on stdin EOF and on SIGTERM removing its trace instance, and removes one a SIGKILL left', async () => {
     for (const end of ['eof', 'term', 'kill'] as const) {
       const w = watch();
