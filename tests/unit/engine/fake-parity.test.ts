@@ -5,12 +5,10 @@
 // states its status events went through, its progress lines, the answers' shapes — must be the same,
 // so the UI tests cannot pass against wording or behaviour the engine never shows. No VM.
 import { execFileSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentForker, AgentProcess } from '../../../electron/engine/agent-host.js';
-import type { ToAgent } from '../../../electron/engine/agent/protocol.js';
+import type { AgentForker } from '../../../electron/engine/agent-host.js';
 import type { Backend } from '../../../electron/engine/backend.js';
 import { defaultSettings, saveSettings } from '../../../electron/engine/config.js';
 import { ensureInstanceDir, instancePaths, writeImageMemo } from '../../../electron/engine/instance/index.js';
@@ -21,7 +19,7 @@ import { STEPS } from '../../../electron/shared/status.js';
 import type { StepName, Status } from '../../../electron/shared/status.js';
 import { FakeBackend } from '../../fixtures/fake-backend.js';
 import { makeStatus } from '../../fixtures/status.js';
-import { fakeAgent, fakeImage, removeScratch, scratch } from './helpers/stand-ins.js';
+import { fakeAgent, fakeImage, removeScratch, scratch, silentAgent } from './helpers/stand-ins.js';
 
 const STAND_IN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers', 'stand-in-qemu.mjs');
 const savedQemu = process.env.BERTH_QEMU;
@@ -33,22 +31,6 @@ afterAll(() => {
   else process.env.BERTH_QEMU = savedQemu;
   removeScratch();
 });
-
-/** A host agent that connects to nothing: it never reports a step, until it is shut down. */
-const silentAgent: AgentForker = () => {
-  const ee = new EventEmitter();
-  const proc: AgentProcess = {
-    pid: 2_000_000,
-    send(m: ToAgent) {
-      if (m.type === 'shutdown') setImmediate(() => ee.emit('exit', 0, null));
-    },
-    kill() {
-      setImmediate(() => ee.emit('exit', null, 'SIGKILL'));
-    },
-    on: ((e: string, fn: (...a: unknown[]) => void) => ee.on(e, fn)) as AgentProcess['on'],
-  };
-  return proc;
-};
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -1,12 +1,10 @@
 // The supervisor's stop modes, restart-needed, a stop during a start and a failed start's teardown,
 // against a stand-in QEMU (a live process whose command line opens the instance's disk), a scripted
 // QMP monitor and a host agent with no guest behind it. No VM.
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { AgentForker, AgentProcess } from '../../../electron/engine/agent-host.js';
-import type { FromAgent, ToAgent } from '../../../electron/engine/agent/protocol.js';
+import type { AgentForker } from '../../../electron/engine/agent-host.js';
 import { STEPS } from '../../../electron/shared/status.js';
 import { writeFileAtomic } from '../../../electron/engine/atomic.js';
 import { defaultSettings, loadSettings, saveSettings } from '../../../electron/engine/config.js';
@@ -16,7 +14,7 @@ import type { InstancePaths } from '../../../electron/engine/instance/index.js';
 import { Supervisor } from '../../../electron/engine/supervisor.js';
 import { qemuName } from '../../../electron/engine/vm/identity.js';
 import { ofKind } from '../../../electron/shared/journal.js';
-import { exited, fakeAgent, fakeImage, fakeMonitor, qemuLookalike, removeScratch, scratch } from './helpers/stand-ins.js';
+import { agentStandIn, exited, fakeAgent, fakeImage, fakeMonitor, qemuLookalike, removeScratch, scratch, silentAgent } from './helpers/stand-ins.js';
 import type { QmpScript } from './helpers/stand-ins.js';
 
 afterAll(removeScratch);
@@ -57,22 +55,6 @@ function supervisor(p: InstancePaths, home: string, forker: AgentForker = fakeAg
   cleanups.push(() => sup.close());
   return sup;
 }
-
-/** A host agent that connects to nothing: it never reports a step, until it is shut down. */
-const silentAgent: AgentForker = () => {
-  const ee = new EventEmitter();
-  const proc: AgentProcess = {
-    pid: 2_000_000,
-    send(m: ToAgent) {
-      if (m.type === 'shutdown') setImmediate(() => ee.emit('exit', 0, null));
-    },
-    kill() {
-      setImmediate(() => ee.emit('exit', null, 'SIGKILL'));
-    },
-    on: ((e: string, fn: (...a: unknown[]) => void) => ee.on(e, fn)) as AgentProcess['on'],
-  };
-  return proc;
-};
 
 const journal = (p: InstancePaths) => EventLog.readLast(p.events);
 
@@ -156,25 +138,11 @@ describe('supervisor lifecycle (no VM)', () => {
   for (const [i, step] of STEPS.slice(4, 8).entries()) {
     it(`a start whose agent fails at ${step.name} names the step and its code, tears the VM down and leaves no run file`, async () => {
       const { p, q, home } = await runningVm();
-      const failing: AgentForker = () => {
-        const ee = new EventEmitter();
-        const reply = (m: FromAgent) => setImmediate(() => ee.emit('message', m));
-        const proc: AgentProcess = {
-          pid: 3_000_000 + i,
-          send(m: ToAgent) {
-            if (m.type === 'init') {
-              for (const s of STEPS.slice(4, 4 + i)) reply({ type: 'step', name: s.name, state: 'done' });
-              reply({ type: 'step', name: step.name, state: 'running' });
-              reply({ type: 'step', name: step.name, state: 'failed', detail: `${step.name} broke here` });
-            } else if (m.type === 'shutdown') setImmediate(() => ee.emit('exit', 0, null));
-          },
-          kill() {
-            setImmediate(() => ee.emit('exit', null, 'SIGKILL'));
-          },
-          on: ((e: string, fn: (...a: unknown[]) => void) => ee.on(e, fn)) as AgentProcess['on'],
-        };
-        return proc;
-      };
+      const failing = agentStandIn(3_000_000 + i, (reply) => {
+        for (const s of STEPS.slice(4, 4 + i)) reply({ type: 'step', name: s.name, state: 'done' });
+        reply({ type: 'step', name: step.name, state: 'running' });
+        reply({ type: 'step', name: step.name, state: 'failed', detail: `${step.name} broke here` });
+      });
       const st = await supervisor(p, home, failing).start();
       await exited(q);
       expect(st.state).toBe('error');

@@ -107,6 +107,32 @@ export function fakeImage(dir: string, arch: 'x86_64' | 'aarch64' = 'x86_64'): s
 }
 
 /** A host agent that reports every step done at once and answers each exec with exit 0 (recording the commands). */
+/**
+ * A host agent process stood in for: `onInit` answers the supervisor's init through `reply`; a
+ * shutdown or a kill ends it, as the real agent's exit would.
+ */
+export function agentStandIn(pid: number, onInit: (reply: (m: FromAgent) => void) => void): AgentForker {
+  return () => {
+    const ee = new EventEmitter();
+    const reply = (m: FromAgent) => setImmediate(() => ee.emit('message', m));
+    const proc: AgentProcess = {
+      pid,
+      send(m: ToAgent) {
+        if (m.type === 'init') onInit(reply);
+        else if (m.type === 'shutdown') setImmediate(() => ee.emit('exit', 0, null));
+      },
+      kill() {
+        setImmediate(() => ee.emit('exit', null, 'SIGKILL'));
+      },
+      on: ((e: string, fn: (...a: unknown[]) => void) => ee.on(e, fn)) as AgentProcess['on'],
+    };
+    return proc;
+  };
+}
+
+/** A host agent that connects to nothing: it never reports a step, until it is shut down. */
+export const silentAgent: AgentForker = agentStandIn(2_000_000, () => undefined);
+
 export function fakeAgent(execs: string[] = []): AgentForker {
   return () => {
     const ee = new EventEmitter();
