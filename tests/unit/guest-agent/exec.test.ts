@@ -1,23 +1,15 @@
 // berth-guestd's exec streams: /bin/sh -c in its own process group, stdout and flagged stderr, stdin from the host,
 // EXIT (128+signal when killed) before CLOSE, and the host's CLOSE killing the process group.
 import fs from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/agent.js';
-import { Host, T } from './helpers/host.js';
+import { T, sessionPerTest } from './helpers/host.js';
+import type { Host } from './helpers/host.js';
 import type { Got } from './helpers/host.js';
 
 beforeAll(() => void buildAgent(), 120_000);
 
-let host: Host;
-afterEach(async () => {
-  expect(await host.close()).toBe(0);
-});
-
-async function session(): Promise<Host> {
-  host = await Host.start();
-  await host.hello();
-  return host;
-}
+const session = sessionPerTest();
 
 /** Runs to the stream's CLOSE; its frames in order (CREDITs left out). */
 async function run(h: Host, id: number, cmd: string, stdin?: string): Promise<Got[]> {

@@ -1,24 +1,15 @@
 // berth-guestd's socket streams against real servers: a unix socket (bytes both ways, half-close both ways, OPEN_FAIL
 // on a missing path), TCP to 127.0.0.1, UDP datagrams, and OPEN kinds it does not know.
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildAgent } from './helpers/agent.js';
 import { WINDOW } from '../../../electron/engine/channel/frame.js';
-import { Host, T, u32 } from './helpers/host.js';
+import { T, sessionPerTest, u32 } from './helpers/host.js';
 import { serveTcp, serveUdpEcho, serveUnix } from './helpers/servers.js';
 
 beforeAll(() => void buildAgent(), 120_000);
 
-let host: Host;
-afterEach(async () => {
-  expect(await host.close()).toBe(0);
-});
-
-async function session(): Promise<Host> {
-  host = await Host.start();
-  await host.hello();
-  return host;
-}
+const session = sessionPerTest();
 
 describe('berth-guestd unix and TCP streams', () => {
   it('carries bytes both ways over a unix socket, and the host’s EOF half-closes it', async () => {

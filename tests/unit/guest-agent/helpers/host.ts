@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach, expect } from 'vitest';
 import { FrameDecoder, SYNC_MARKER, T, encodeFrame, u32 } from '../../../../electron/engine/channel/frame.js';
 import type { Frame } from '../../../../electron/engine/channel/frame.js';
 import { startAgent } from './agent.js';
@@ -143,4 +144,20 @@ export class Host {
     fs.rmSync(this.dir, { recursive: true, force: true });
     return code;
   }
+}
+
+/**
+ * One session per test: the returned function starts an agent and says HELLO; after each test the
+ * session ends and the agent must have exited cleanly (status 0).
+ */
+export function sessionPerTest(): () => Promise<Host> {
+  let host: Host;
+  afterEach(async () => {
+    expect(await host.close()).toBe(0);
+  });
+  return async () => {
+    host = await Host.start();
+    await host.hello();
+    return host;
+  };
 }
