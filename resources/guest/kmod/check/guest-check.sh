@@ -1,7 +1,7 @@
 #!/bin/sh
 # The by-hand check of docs/mount-events.md ("Verified in a VM"): run inside the guest,
 # from a share S holding this script, the module (berth_fsnotify.ko), iw (check/iw.c, static)
-# and bb/bin/{busybox,iw} (a container image imported from them): berth shell -- sh $S/guest-check.sh
+# and bb/bin/iw (+ bb/bin/busybox, else the guest's own is copied: a container image of the two): berth shell -- sh $S/guest-check.sh
 S=${S:-/tmp/fsn/share}
 cd /
 ev() { sleep 1; echo "--- $1:"; cat /tmp/ev.log; : > /tmp/ev.log; }
@@ -34,6 +34,7 @@ dev "100 0 /tmp/x.txt"
 dev "100 0 $S/nosuchdir/x.txt"
 kill $W
 # a container bind-mounting the share
+[ -x $S/bb/bin/busybox ] || cp /bin/busybox $S/bb/bin/busybox
 if [ -x $S/bb/bin/busybox ]; then
   tar -C $S/bb -c . | docker import - fsn/bb:1 >/dev/null
   docker run -d --name fsnw -v $S:/src fsn/bb:1 /bin/iw /src/sub >/dev/null
